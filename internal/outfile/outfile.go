@@ -1,0 +1,95 @@
+// Package outfile writes a set of output files all or nothing: each goes to a temporary file
+// beside its target, and only when all are written are they renamed into place. An existing
+// target is never overwritten.
+package outfile
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Set is a group of files written together.
+type Set struct {
+	files []file
+}
+
+type file struct {
+	path string
+	data []byte
+}
+
+// NewSet returns an empty set.
+func NewSet() *Set { return &Set{} }
+
+// Add queues path to be written with data.
+func (s *Set) Add(path string, data []byte) {
+	s.files = append(s.files, file{path, data})
+}
+
+// Commit writes every queued file, or none. Existing targets are refused before anything is
+// written.
+func (s *Set) Commit() (err error) {
+	seen := map[string]bool{}
+	for _, f := range s.files {
+		if seen[f.path] {
+			return fmt.Errorf("output %s is named twice", f.path)
+		}
+		seen[f.path] = true
+		if _, err := os.Lstat(f.path); err == nil {
+			return fmt.Errorf("output %s exists: refusing to overwrite it; move it away first", f.path)
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("output %s: %w", f.path, err)
+		}
+	}
+
+	var temps []string
+	defer func() {
+		if err != nil {
+			for _, t := range temps {
+				os.Remove(t)
+			}
+		}
+	}()
+	for _, f := range s.files {
+		if err := os.MkdirAll(filepath.Dir(f.path), 0o755); err != nil {
+			return fmt.Errorf("output %s: %w", f.path, err)
+		}
+		tmp, err := os.CreateTemp(filepath.Dir(f.path), "."+filepath.Base(f.path)+".tmp*")
+		if err != nil {
+			return fmt.Errorf("output %s: %w", f.path, err)
+		}
+		temps = append(temps, tmp.Name())
+		_, werr := tmp.Write(f.data)
+		if werr == nil {
+			werr = tmp.Sync()
+		}
+		if cerr := tmp.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr == nil {
+			werr = os.Chmod(tmp.Name(), 0o644)
+		}
+		if werr != nil {
+			return fmt.Errorf("output %s: %w", f.path, werr)
+		}
+	}
+
+	// Link rather than rename, so a target that appeared meanwhile is not replaced.
+	var placed []string
+	for i, f := range s.files {
+		if err := os.Link(temps[i], f.path); err != nil {
+			for _, p := range placed {
+				os.Remove(p)
+			}
+			return fmt.Errorf("output %s: %w", f.path, err)
+		}
+		placed = append(placed, f.path)
+	}
+	for _, t := range temps {
+		os.Remove(t)
+	}
+	temps = nil
+	return nil
+}

@@ -1,0 +1,227 @@
+"""vse_firmware: one customer's firmware, from HSM secrets to a linked shared library."""
+
+load("@io_bazel_rules_go//go:def.bzl", "go_binary", "go_library")
+load("//firmware/cabi:deps.bzl", "CABI_DEPS")
+load(":providers.bzl", "VseCustomerInfo", "VseFirmwareInfo", "VseSecretsInfo")
+
+# The files vsefab gen writes for the keyset package; fixed so they can be declared before
+# the action runs. Keep in step with red.SourceFiles.
+_KEYSET_SOURCES = ["keyset.go", "shares_0.go", "shares_1.go", "shares_2.go"]
+
+# The generated package takes the place of the unprovisioned //firmware/keyset.
+_KEYSET_IMPORTPATH = "github.com/vsefab/vsefab/firmware/keyset"
+
+_HSM_TOOLCHAIN = "//hsm:toolchain_type"
+
+def _vse_secrets_impl(ctx):
+    customer = ctx.attr.customer[VseCustomerInfo]
+    hsm = ctx.toolchains[_HSM_TOOLCHAIN].hsm
+
+    srcs = [ctx.actions.declare_file("%s/keyset/%s" % (ctx.label.name, f)) for f in _KEYSET_SOURCES]
+    escrow = ctx.actions.declare_file(ctx.label.name + "/escrow.bin")
+    manifest = ctx.actions.declare_file(ctx.label.name + "/manifest.pb")
+    manifest_json = ctx.actions.declare_file(ctx.label.name + "/manifest.json")
+    log = ctx.actions.declare_file(ctx.label.name + "/gen.log")
+
+    args = ctx.actions.args()
+    args.add("gen")
+    args.add("--config", customer.config)
+    args.add("--customer", customer.customer)
+    args.add("--hsm", hsm.uri)
+    args.add("--out-dir", srcs[0].dirname)
+    args.add("--escrow", escrow)
+    args.add("--manifest", manifest)
+    args.add("--manifest-json", manifest_json)
+    args.add("--log", log)
+
+    ctx.actions.run(
+        executable = ctx.executable._vsefab,
+        arguments = [args],
+        inputs = [customer.config],
+        outputs = srcs + [escrow, manifest, manifest_json, log],
+        mnemonic = "VseGen",
+        progress_message = "Generating the keyset of %s (%s) with HSM %s" % (
+            customer.customer,
+            ctx.label,
+            hsm.kind,
+        ),
+        execution_requirements = hsm.execution_requirements,
+    )
+
+    return [
+        DefaultInfo(files = depset(srcs + [escrow, manifest, manifest_json, log])),
+        OutputGroupInfo(go_srcs = depset(srcs)),
+        VseSecretsInfo(
+            srcs = srcs,
+            escrow = escrow,
+            manifest = manifest,
+            manifest_json = manifest_json,
+            log = log,
+        ),
+    ]
+
+vse_secrets = rule(
+    implementation = _vse_secrets_impl,
+    doc = "Runs vsefab gen under the resolved HSM toolchain: the customer's keyset, " +
+          "transformed into a Go package, plus escrow file and manifest.",
+    attrs = {
+        "customer": attr.label(
+            mandatory = True,
+            providers = [VseCustomerInfo],
+            doc = "The vse_customer whose keyset to generate.",
+        ),
+        "_vsefab": attr.label(
+            default = "//tools/vsefab",
+            executable = True,
+            cfg = "exec",
+        ),
+    },
+    toolchains = [_HSM_TOOLCHAIN],
+    provides = [VseSecretsInfo],
+)
+
+# What the secrets action hands on, by the name the firmware target gives each file.
+_SECRETS_OUTPUTS = {
+    "manifest.pb": "manifest",
+    "manifest.json": "manifest_json",
+    "escrow.bin": "escrow",
+    "gen.log": "log",
+}
+
+def _vse_firmware_bundle_impl(ctx):
+    library = ctx.file.library
+    exported = ctx.attr.library[OutputGroupInfo].cgo_exports.to_list() if OutputGroupInfo in ctx.attr.library else []
+    if library.extension != "so" or len(exported) != 1:
+        fail(("%s: the firmware library target %s must be a go_binary with linkmode = " +
+              "\"c-shared\" giving one .so and one header; it gave %s and headers %s") % (
+            ctx.label,
+            ctx.attr.library.label,
+            library,
+            exported,
+        ))
+
+    # The secrets reach this rule through the library's runfiles, not an attribute of their
+    # own: rules_go builds the library's dependencies in a configuration of its own, and a
+    # second edge from here would run the secrets action, and ask the HSM, twice.
+    secrets_dir = "/%s/" % ctx.attr.secrets_name
+    found = {}
+    for f in ctx.attr.library[DefaultInfo].default_runfiles.files.to_list():
+        if secrets_dir in f.short_path and f.basename in _SECRETS_OUTPUTS:
+            found[f.basename] = f
+    if len(found) != len(_SECRETS_OUTPUTS):
+        fail("%s: the outputs of %s are missing from %s's runfiles; found %s" % (
+            ctx.label,
+            ctx.attr.secrets_name,
+            ctx.attr.library.label,
+            sorted(found.keys()),
+        ))
+
+    # Every file takes the firmware's name, so they sit together in bazel-bin.
+    header = ctx.actions.declare_file(ctx.label.name + ".h")
+    ctx.actions.symlink(output = header, target_file = exported[0])
+    outs = {}
+    for basename, field in _SECRETS_OUTPUTS.items():
+        out = ctx.actions.declare_file("%s.%s" % (ctx.label.name, basename))
+        ctx.actions.symlink(output = out, target_file = found[basename])
+        outs[field] = out
+
+    return [
+        DefaultInfo(files = depset([library, header] + [outs[f] for f in sorted(outs.keys())])),
+        VseFirmwareInfo(
+            customer = ctx.attr.customer[VseCustomerInfo].customer,
+            library = library,
+            header = header,
+            **outs
+        ),
+    ]
+
+_vse_firmware_bundle = rule(
+    implementation = _vse_firmware_bundle_impl,
+    attrs = {
+        "customer": attr.label(mandatory = True, providers = [VseCustomerInfo]),
+        "library": attr.label(mandatory = True, allow_single_file = True),
+        "secrets_name": attr.string(mandatory = True),
+    },
+    provides = [VseFirmwareInfo],
+)
+
+def vse_firmware(name, customer = None, visibility = None, tags = None, **kwargs):
+    """One customer's firmware: secrets from the HSM, compiled and linked as a shared library.
+
+    Creates these targets:
+      <name>:         the firmware: lib<name>.so, <name>.h (its C ABI), <name>.manifest.pb,
+                      <name>.manifest.json, <name>.escrow.bin and <name>.gen.log;
+                      provides VseFirmwareInfo
+      <name>_secrets: the secrets action (vsefab gen under the HSM toolchain)
+      <name>_keyset:  the generated keyset package, as a go_library
+      <name>_lib:     the linked firmware (go_binary, linkmode c-shared)
+
+    Args:
+      name: name of the firmware target.
+      customer: label of the vse_customer the firmware is for; required.
+      visibility: visibility of the firmware target.
+      tags: tags for every target created.
+      **kwargs: refused; named so a misspelt attribute gets a clear message.
+    """
+    if kwargs:
+        fail("vse_firmware(name = %r): unknown attribute(s) %s; the attributes are name, customer, visibility, tags" % (
+            name,
+            ", ".join(sorted(kwargs.keys())),
+        ))
+    if not customer:
+        fail("vse_firmware(name = %r): attribute customer is required: set it to the label of a " % name +
+             "vse_customer target, for example customer = \":acme\"")
+    if type(customer) != "string":
+        fail("vse_firmware(name = %r): attribute customer must be a label string such as \":acme\", got %r" % (name, customer))
+
+    # The parts are built only as parts of the firmware: were a wildcard such as //... to build
+    # them on their own, the secrets action would run in a second configuration.
+    internal_tags = (tags or []) + ["manual"]
+
+    vse_secrets(
+        name = name + "_secrets",
+        customer = customer,
+        tags = internal_tags,
+        visibility = ["//visibility:private"],
+    )
+    native.filegroup(
+        name = name + "_keyset_srcs",
+        srcs = [name + "_secrets"],
+        output_group = "go_srcs",
+        tags = internal_tags,
+        visibility = ["//visibility:private"],
+    )
+    go_library(
+        name = name + "_keyset",
+        srcs = [name + "_keyset_srcs"],
+        importpath = _KEYSET_IMPORTPATH,
+        data = [name + "_secrets"],
+        deps = [
+            str(Label("//libs/share")),
+            str(Label("//libs/vse")),
+        ],
+        tags = internal_tags,
+        visibility = ["//visibility:private"],
+    )
+    go_binary(
+        name = name + "_lib",
+        srcs = [str(Label("//firmware/cabi:srcs"))],
+        cgo = True,
+        linkmode = "c-shared",
+        out = "lib%s.so" % name,
+        # A soname of its own: apps record it as their dependency, and without one the linker
+        # names the library's version definition after its absolute output path, which
+        # changes from one sandbox to the next and breaks reproducibility.
+        clinkopts = ["-Wl,-soname,lib%s.so" % name],
+        deps = [name + "_keyset"] + CABI_DEPS,
+        tags = internal_tags,
+        visibility = ["//visibility:private"],
+    )
+    _vse_firmware_bundle(
+        name = name,
+        customer = customer,
+        library = name + "_lib",
+        secrets_name = name + "_secrets",
+        tags = tags,
+        visibility = visibility,
+    )

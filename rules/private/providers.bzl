@@ -1,0 +1,42 @@
+"""Providers of the vsefab rules."""
+
+VseCustomerInfo = provider(
+    doc = "A customer of the firmware factory, as declared by vse_customer.",
+    fields = {
+        "customer": "string: the customer's name; names its keys in the HSM",
+        "config": "File: the customer's config, a textproto of vsefab.v1.CustomerConfig",
+    },
+)
+
+VseHsmInfo = provider(
+    doc = "The HSM a toolchain of type //hsm:toolchain_type gives the secrets action.",
+    fields = {
+        "kind": "string: \"emulator\"",
+        "uri": "string: how vsefab gen names the HSM (its --hsm flag)",
+        "execution_requirements": "dict: execution requirements of actions that use this HSM",
+    },
+)
+
+VseSecretsInfo = provider(
+    doc = "The outputs of one secrets action: everything the red side handed the black side.",
+    fields = {
+        "srcs": "list of File: the generated keyset package",
+        "escrow": "File: the keyset wrapped under the customer's KEK (RFC 5649)",
+        "manifest": "File: the manifest, binary protobuf",
+        "manifest_json": "File: the manifest, JSON",
+        "log": "File: the step log of vsefab gen",
+    },
+)
+
+VseFirmwareInfo = provider(
+    doc = "A customer's linked firmware and what describes it.",
+    fields = {
+        "customer": "string: the customer's name",
+        "library": "File: the firmware as a shared library (c-shared)",
+        "header": "File: the C header of the firmware's ABI",
+        "manifest": "File: the manifest, binary protobuf",
+        "manifest_json": "File: the manifest, JSON",
+        "escrow": "File: the escrow data file",
+        "log": "File: the step log of the secrets action",
+    },
+)

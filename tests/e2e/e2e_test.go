@@ -1,0 +1,293 @@
+// Package e2e builds real firmware with Bazel and checks it from the outside: through its C
+// ABI in a separate process, through its manifests, and byte for byte across rebuilds. It
+// drives Bazel itself, so it runs under `go test`, not inside `bazel test`.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/vsefab/vsefab/hsm/emulator"
+	"github.com/vsefab/vsefab/hsm/red"
+	"github.com/vsefab/vsefab/internal/leakcheck"
+	"github.com/vsefab/vsefab/proto/vsefabpb"
+)
+
+var customers = []string{"acme", "globex"}
+
+// root is the workspace root: this file lives in tests/e2e.
+func root(t *testing.T) string {
+	t.Helper()
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("cannot locate the test source")
+	}
+	return filepath.Dir(filepath.Dir(filepath.Dir(file)))
+}
+
+// bazel runs bazel in the workspace and returns its combined output.
+func bazel(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command("bazel", args...)
+	cmd.Dir = root(t)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func mustBazel(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := bazel(t, args...)
+	if err != nil {
+		t.Fatalf("bazel %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+var buildTargets = []string{
+	"//customers/acme:firmware", "//customers/globex:firmware", "//tests/e2e/cdriver",
+}
+
+// built is the output of the first build of the test binary's run, for the leak search.
+var buildLog string
+
+func build(t *testing.T) {
+	t.Helper()
+	if buildLog == "" {
+		buildLog = mustBazel(t, append([]string{"build"}, buildTargets...)...)
+	}
+}
+
+func bin(t *testing.T, rel string) string {
+	return filepath.Join(root(t), "bazel-bin", rel)
+}
+
+func manifest(t *testing.T, customer string) *vsefabpb.Manifest {
+	t.Helper()
+	raw, err := os.ReadFile(bin(t, "customers/"+customer+"/firmware.manifest.pb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &vsefabpb.Manifest{}
+	if err := proto.Unmarshal(raw, m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// driver runs one C ABI operation on customer's firmware. It returns stdout and the exit code.
+func driver(t *testing.T, customer string, args ...string) (string, int) {
+	t.Helper()
+	lib := bin(t, "customers/"+customer+"/libfirmware.so")
+	cmd := exec.Command(bin(t, "tests/e2e/cdriver/cdriver"), append([]string{lib}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return stderr.String(), exit.ExitCode()
+	}
+	if err != nil {
+		t.Fatalf("cdriver %v: %v", args, err)
+	}
+	return strings.TrimSpace(string(out)), 0
+}
+
+func mustDriver(t *testing.T, customer string, args ...string) string {
+	t.Helper()
+	out, code := driver(t, customer, args...)
+	if code != 0 {
+		t.Fatalf("%s firmware, %v: exit %d: %s", customer, args, code, out)
+	}
+	return out
+}
+
+func TestFirmwareThroughCABI(t *testing.T) {
+	build(t)
+	for _, c := range customers {
+		t.Run(c, func(t *testing.T) {
+			m := manifest(t, c)
+			if m.Customer != c || m.HsmKind != vsefabpb.HsmKind_TEST {
+				t.Errorf("manifest says customer %q, kind %v", m.Customer, m.HsmKind)
+			}
+			if got := mustDriver(t, c, "id"); got != m.FirmwareId {
+				t.Errorf("vse_firmware_id = %q, manifest says %q", got, m.FirmwareId)
+			}
+			if got := mustDriver(t, c, "version"); got != m.FirmwareVersion {
+				t.Errorf("vse_version = %q, manifest says %q", got, m.FirmwareVersion)
+			}
+
+			msg := hex.EncodeToString([]byte("card data of " + c))
+			aad := hex.EncodeToString([]byte("context"))
+			sealed := mustDriver(t, c, "seal", msg, aad)
+			if strings.Contains(sealed, msg) {
+				t.Error("sealed data holds the plaintext")
+			}
+			if got := mustDriver(t, c, "unseal", sealed, aad); got != msg {
+				t.Errorf("unseal = %s, want %s", got, msg)
+			}
+			if _, code := driver(t, c, "unseal", sealed, hex.EncodeToString([]byte("other"))); code != 13 {
+				t.Errorf("unseal under another AAD: exit %d, want 13 (VSE_ERR_AUTH)", code)
+			}
+
+			var attPub []byte
+			for _, k := range m.Keys {
+				if k.Role == red.RoleAttestation {
+					attPub = k.PublicKey
+				}
+			}
+			if got := mustDriver(t, c, "pubkey"); got != hex.EncodeToString(attPub) {
+				t.Errorf("vse_attestation_public_key differs from the manifest's")
+			}
+			pub, err := x509.ParsePKIXPublicKey(attPub)
+			if err != nil {
+				t.Fatal(err)
+			}
+			digest := sha256.Sum256([]byte("challenge for " + c))
+			sig, err := hex.DecodeString(mustDriver(t, c, "sign", hex.EncodeToString(digest[:])))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ecdsa.VerifyASN1(pub.(*ecdsa.PublicKey), digest[:], sig) {
+				t.Error("signature does not verify with the manifest's attestation key")
+			}
+		})
+	}
+}
+
+func TestCustomersAreIsolated(t *testing.T) {
+	build(t)
+	aad := hex.EncodeToString([]byte("ctx"))
+	sealed := mustDriver(t, "globex", "seal", hex.EncodeToString([]byte("globex secret")), aad)
+	if out, code := driver(t, "acme", "unseal", sealed, aad); code != 13 {
+		t.Errorf("acme unsealing globex's data: exit %d (%s), want 13 (VSE_ERR_AUTH)", code, out)
+	}
+
+	seen := map[string]string{}
+	for _, c := range customers {
+		for _, k := range manifest(t, c).Keys {
+			for what, v := range map[string][]byte{"key ID": k.KeyId, "check value": k.CheckValue} {
+				if prev, dup := seen[string(v)]; dup {
+					t.Errorf("%s of %s repeats that of %s", what, k.Label, prev)
+				}
+				seen[string(v)] = k.Label
+			}
+		}
+	}
+}
+
+// testSecrets are every emulator secret the two customers' builds involve.
+func testSecrets(t *testing.T) map[string][]byte {
+	t.Helper()
+	s := map[string][]byte{}
+	for _, c := range customers {
+		ks, err := emulator.Emulator{}.EnsureKeyset(context.Background(), c, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range ks.Keys {
+			s[k.Label] = k.Value
+		}
+		kek, err := emulator.CustomerKEK(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s["kek/"+c] = kek
+	}
+	return s
+}
+
+func TestNoSecretInAnyOutput(t *testing.T) {
+	build(t)
+	secrets := testSecrets(t)
+	files := 0
+	// Every configuration's outputs: rules_go builds the keyset package in one of its own.
+	dirs, err := filepath.Glob(filepath.Join(root(t), "bazel-out", "*", "bin", "customers"))
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no output directories found: %v", err)
+	}
+	for _, dir := range dirs {
+		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			files++
+			if found := leakcheck.Find(data, secrets); len(found) > 0 {
+				t.Errorf("%s holds %v", p, found)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if files < 10 {
+		t.Fatalf("searched only %d files: are the outputs where the test looks?", files)
+	}
+	if found := leakcheck.Find([]byte(buildLog), secrets); len(found) > 0 {
+		t.Errorf("Bazel's output holds %v", found)
+	}
+}
+
+// outputs hashes every file the firmware targets produce.
+func outputs(t *testing.T) map[string]string {
+	t.Helper()
+	sums := map[string]string{}
+	for _, c := range customers {
+		for _, rel := range []string{"libfirmware.so", "firmware.h", "firmware.manifest.pb",
+			"firmware.manifest.json", "firmware.escrow.bin", "firmware.gen.log"} {
+			p := bin(t, "customers/"+c+"/"+rel)
+			data, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sums[c+"/"+rel] = fmt.Sprintf("%x", sha256.Sum256(data))
+		}
+	}
+	return sums
+}
+
+func diff(a, b map[string]string) []string {
+	var d []string
+	for k, v := range a {
+		if b[k] != v {
+			d = append(d, k)
+		}
+	}
+	sort.Strings(d)
+	return d
+}
+
+// TestReproducible runs last in this file: it cleans Bazel's outputs.
+func TestReproducible(t *testing.T) {
+	build(t)
+	first := outputs(t)
+	mustBazel(t, append([]string{"build"}, buildTargets...)...)
+	if d := diff(first, outputs(t)); len(d) > 0 {
+		t.Errorf("second build differs in %v", d)
+	}
+	mustBazel(t, "clean")
+	mustBazel(t, append([]string{"build"}, buildTargets...)...)
+	if d := diff(first, outputs(t)); len(d) > 0 {
+		t.Errorf("build after bazel clean differs in %v", d)
+	}
+}
