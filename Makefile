@@ -24,7 +24,7 @@ DEB_PACKAGES := bazel-bootstrap bazel-skylib bazel-platforms bazel-rules-java gc
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Our Go and Starlark sources: not vendor/, tool caches, Bazel's symlinks or testdata.
-FIND_OURS := find . \( -path ./vendor -o -path ./.cache -o -path ./.git -o -name 'bazel-*' -o -name testdata \) -prune -o -type f
+FIND_OURS := find . \( -path ./vendor -o -path ./.cache -o -path ./.git -o -name 'bazel-*' \) -prune -o -type f
 
 .PHONY: help deps check-go firmware test lint update-deps tools proto proto-check
 
@@ -59,7 +59,7 @@ check-go:
 firmware: deps
 	$(BAZEL) build //customers/acme:firmware
 
-test: deps
+test: deps lint
 	@echo "== gofmt"
 	@bad=$$($(FIND_OURS) -name '*.go' -print | xargs -r $(GOFMT) -l); \
 	if [ -n "$$bad" ]; then echo "gofmt needed on:"; echo "$$bad"; exit 1; fi

@@ -11,7 +11,8 @@ _KEYSET_SOURCES = ["keyset.go", "shares_0.go", "shares_1.go", "shares_2.go"]
 # The generated package takes the place of the unprovisioned //firmware/keyset.
 _KEYSET_IMPORTPATH = "github.com/vsefab/vsefab/firmware/keyset"
 
-_HSM_TOOLCHAIN = "//hsm:toolchain_type"
+# A Label, so the type resolves to this repository also when vsefab is an external one.
+_HSM_TOOLCHAIN = str(Label("//hsm:toolchain_type"))
 
 def _vse_secrets_impl(ctx):
     customer = ctx.attr.customer[VseCustomerInfo]
@@ -71,7 +72,7 @@ vse_secrets = rule(
             doc = "The vse_customer whose keyset to generate.",
         ),
         "_vsefab": attr.label(
-            default = "//tools/vsefab",
+            default = Label("//tools/vsefab"),
             executable = True,
             cfg = "exec",
         ),
