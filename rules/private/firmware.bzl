@@ -28,7 +28,11 @@ def _vse_secrets_impl(ctx):
     args.add("gen")
     args.add("--config", customer.config)
     args.add("--customer", customer.customer)
-    args.add("--hsm", hsm.uri)
+    if hsm.agent_socket:
+        args.add("--agent", hsm.agent_socket)
+        args.add("--target", str(ctx.label))
+    else:
+        args.add("--hsm", hsm.uri)
     args.add("--out-dir", srcs[0].dirname)
     args.add("--escrow", escrow)
     args.add("--manifest", manifest)

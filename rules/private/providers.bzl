@@ -11,8 +11,9 @@ VseCustomerInfo = provider(
 VseHsmInfo = provider(
     doc = "The HSM a toolchain of type //hsm:toolchain_type gives the secrets action.",
     fields = {
-        "kind": "string: \"emulator\"",
-        "uri": "string: how vsefab gen names the HSM (its --hsm flag)",
+        "kind": "string: \"emulator\" or \"agent\"",
+        "uri": "string: how vsefab gen names an in-process HSM (its --hsm flag); None for an agent",
+        "agent_socket": "string: the agent's unix socket, for kind \"agent\"; empty otherwise",
         "execution_requirements": "dict: execution requirements of actions that use this HSM",
     },
 )

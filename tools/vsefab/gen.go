@@ -12,10 +12,12 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/vsefab/vsefab/hsm/agent"
 	"github.com/vsefab/vsefab/hsm/emulator"
 	"github.com/vsefab/vsefab/hsm/red"
 	"github.com/vsefab/vsefab/internal/config"
 	"github.com/vsefab/vsefab/internal/outfile"
+	"github.com/vsefab/vsefab/proto/vsefabpb"
 )
 
 const genSynopsis = `Ensures the keyset of the customer's (customer, keyset_version) exists in the HSM,
@@ -27,7 +29,9 @@ func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := newFlags("gen", genSynopsis, stderr)
 	cfgPath := fs.String("config", "", "customer config (textproto of vsefab.v1.CustomerConfig); required")
 	customer := fs.String("customer", "", "customer the build target declares; must equal the config's customer field")
-	hsm := fs.String("hsm", emulator.URI, `HSM to use: "emulator:" (deterministic test keys)`)
+	hsm := fs.String("hsm", emulator.URI, `HSM to use in process: "emulator:" (deterministic test keys)`)
+	agentSocket := fs.String("agent", "", "unix socket of a running vsefab agent; when set, the agent's HSM is used instead of --hsm")
+	target := fs.String("target", "", "Bazel label of the target asking, for the agent's log")
 	outDir := fs.String("out-dir", "", "directory for the generated keyset package sources; required")
 	escrowPath := fs.String("escrow", "", "output: keyset wrapped under the customer KEK (RFC 5649); required")
 	manifestPath := fs.String("manifest", "", "output: manifest, binary protobuf; required")
@@ -65,18 +69,28 @@ func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	log.Info("config read", "config", *cfgPath, "customer", cfg.GetCustomer(),
 		"keyset_version", cfg.GetKeysetVersion())
 
-	backend, err := openBackend(*hsm)
+	req := red.Request{Config: cfg, ConfigDigest: red.DigestFile(raw), Generator: "vsefab " + version}
+	var out *red.Output
+	via := "in-process"
+	if *agentSocket != "" {
+		via = "agent"
+		out, err = agent.Client{Socket: *agentSocket}.Generate(ctx, &vsefabpb.GenerateRequest{
+			Config: cfg, ConfigDigest: req.ConfigDigest, Generator: req.Generator, BazelTarget: *target,
+		})
+	} else {
+		var backend red.Backend
+		backend, err = openBackend(*hsm)
+		if err != nil {
+			return err
+		}
+		out, err = red.Generate(ctx, backend, req)
+	}
 	if err != nil {
 		return err
 	}
-	out, err := red.Generate(ctx, backend, red.Request{
-		Config: cfg, ConfigDigest: red.DigestFile(raw), Generator: "vsefab " + version,
-	})
-	if err != nil {
-		return err
-	}
-	log.Info("keyset ready", "hsm", backend.URI(), "customer", out.Manifest.Customer,
-		"keyset_version", out.Manifest.KeysetVersion, "firmware_id", out.Manifest.FirmwareId)
+	log.Info("keyset ready", "hsm", out.Manifest.HsmUri, "via", via,
+		"customer", out.Manifest.Customer, "keyset_version", out.Manifest.KeysetVersion,
+		"firmware_id", out.Manifest.FirmwareId)
 
 	bin, err := proto.MarshalOptions{Deterministic: true}.Marshal(out.Manifest)
 	if err != nil {

@@ -22,6 +22,7 @@ type command struct {
 
 var commands = map[string]command{
 	"gen":     {"generate one customer's keyset package, escrow file and manifest (run by Bazel)", runGen},
+	"agent":   {"serve the red side of an HSM to builds on a unix socket", runAgent},
 	"version": {"print the version", runVersion},
 }
 

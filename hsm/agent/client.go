@@ -1,0 +1,98 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"syscall"
+
+	"github.com/vsefab/vsefab/hsm/red"
+	"github.com/vsefab/vsefab/proto/vsefabpb"
+)
+
+// ErrNoAgent reports that nothing listens on the socket.
+var ErrNoAgent = errors.New("no agent is running")
+
+// Client talks to the agent at Socket.
+type Client struct {
+	Socket string
+}
+
+func (c Client) call(ctx context.Context, req *vsefabpb.AgentRequest) (*vsefabpb.AgentResponse, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", c.Socket)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) {
+			return nil, fmt.Errorf("agent socket %s: %w: start one with `vsefab agent --socket %s "+
+				"--hsm URI ...` (see vsefab agent --help), then build again", c.Socket, ErrNoAgent, c.Socket)
+		}
+		return nil, fmt.Errorf("agent socket %s: %w", c.Socket, err)
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+
+	if err := writeMessage(conn, req); err != nil {
+		return nil, fmt.Errorf("agent socket %s: sending the request: %w", c.Socket, err)
+	}
+	var resp vsefabpb.AgentResponse
+	if err := readMessage(conn, &resp); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {
+			return nil, fmt.Errorf("agent socket %s: the agent closed the connection without "+
+				"answering (did it stop or crash? see its log); nothing was written, build again "+
+				"once it runs", c.Socket)
+		}
+		return nil, fmt.Errorf("agent socket %s: reading the answer: %w", c.Socket, err)
+	}
+	if e := resp.GetError(); e != nil {
+		return nil, fmt.Errorf("agent: %s", e.GetMessage())
+	}
+	return &resp, nil
+}
+
+// Status asks the agent what it serves.
+func (c Client) Status(ctx context.Context) (*vsefabpb.StatusResponse, error) {
+	resp, err := c.call(ctx, &vsefabpb.AgentRequest{Request: &vsefabpb.AgentRequest_Status{
+		Status: &vsefabpb.StatusRequest{},
+	}})
+	if err != nil {
+		return nil, err
+	}
+	st := resp.GetStatus()
+	if st == nil {
+		return nil, fmt.Errorf("agent socket %s: answer to status is not a status", c.Socket)
+	}
+	return st, nil
+}
+
+// Generate asks the agent for a customer's firmware secrets, transformed.
+func (c Client) Generate(ctx context.Context, req *vsefabpb.GenerateRequest) (*red.Output, error) {
+	resp, err := c.call(ctx, &vsefabpb.AgentRequest{Request: &vsefabpb.AgentRequest_Generate{Generate: req}})
+	if err != nil {
+		return nil, err
+	}
+	g := resp.GetGenerate()
+	if g == nil || g.GetManifest() == nil {
+		return nil, fmt.Errorf("agent socket %s: answer to generate holds no manifest", c.Socket)
+	}
+	out := &red.Output{Sources: map[string][]byte{}, Escrow: g.GetEscrow(), Manifest: g.GetManifest()}
+	for _, f := range g.GetSources() {
+		out.Sources[f.GetName()] = f.GetContent()
+	}
+	for _, name := range red.SourceFiles {
+		if _, ok := out.Sources[name]; !ok {
+			return nil, fmt.Errorf("agent socket %s: answer lacks source file %s", c.Socket, name)
+		}
+	}
+	if len(out.Sources) != len(red.SourceFiles) || len(out.Escrow) == 0 {
+		return nil, fmt.Errorf("agent socket %s: answer holds %d source files and %d escrow bytes",
+			c.Socket, len(out.Sources), len(out.Escrow))
+	}
+	return out, nil
+}
