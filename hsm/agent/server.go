@@ -133,6 +133,7 @@ func (s *Server) generate(ctx context.Context, g *vsefabpb.GenerateRequest) *vse
 	cfg := g.GetConfig()
 	log := s.Log.With("op", "generate", "customer", cfg.GetCustomer(),
 		"keyset_version", cfg.GetKeysetVersion(), "target", g.GetBazelTarget())
+	log.Info("generating")
 	if err := config.Validate(cfg); err != nil {
 		log.Warn("refused", "err", err)
 		return errorResponse(err.Error())

@@ -120,72 +120,93 @@ func mustDriver(t *testing.T, customer string, args ...string) string {
 func TestFirmwareThroughCABI(t *testing.T) {
 	build(t)
 	for _, c := range customers {
-		t.Run(c, func(t *testing.T) {
-			m := manifest(t, c)
-			if m.Customer != c || m.HsmKind != vsefabpb.HsmKind_TEST {
-				t.Errorf("manifest says customer %q, kind %v", m.Customer, m.HsmKind)
-			}
-			if got := mustDriver(t, c, "id"); got != m.FirmwareId {
-				t.Errorf("vse_firmware_id = %q, manifest says %q", got, m.FirmwareId)
-			}
-			if got := mustDriver(t, c, "version"); got != m.FirmwareVersion {
-				t.Errorf("vse_version = %q, manifest says %q", got, m.FirmwareVersion)
-			}
+		t.Run(c, func(t *testing.T) { checkFirmware(t, c, vsefabpb.HsmKind_TEST) })
+	}
+}
 
-			msg := hex.EncodeToString([]byte("card data of " + c))
-			aad := hex.EncodeToString([]byte("context"))
-			sealed := mustDriver(t, c, "seal", msg, aad)
-			if strings.Contains(sealed, msg) {
-				t.Error("sealed data holds the plaintext")
-			}
-			if got := mustDriver(t, c, "unseal", sealed, aad); got != msg {
-				t.Errorf("unseal = %s, want %s", got, msg)
-			}
-			if _, code := driver(t, c, "unseal", sealed, hex.EncodeToString([]byte("other"))); code != 13 {
-				t.Errorf("unseal under another AAD: exit %d, want 13 (VSE_ERR_AUTH)", code)
-			}
+// checkFirmware drives customer's built firmware through its C ABI and checks it against
+// its manifest, which must name an HSM of kind.
+func checkFirmware(t *testing.T, c string, kind vsefabpb.HsmKind) {
+	t.Helper()
+	m := manifest(t, c)
+	if m.Customer != c || m.HsmKind != kind {
+		t.Errorf("manifest says customer %q, kind %v; want %q, %v", m.Customer, m.HsmKind, c, kind)
+	}
+	if got := mustDriver(t, c, "id"); got != m.FirmwareId {
+		t.Errorf("vse_firmware_id = %q, manifest says %q", got, m.FirmwareId)
+	}
+	if got := mustDriver(t, c, "version"); got != m.FirmwareVersion {
+		t.Errorf("vse_version = %q, manifest says %q", got, m.FirmwareVersion)
+	}
 
-			var attPub []byte
-			for _, k := range m.Keys {
-				if k.Role == red.RoleAttestation {
-					attPub = k.PublicKey
-				}
-			}
-			if got := mustDriver(t, c, "pubkey"); got != hex.EncodeToString(attPub) {
-				t.Errorf("vse_attestation_public_key differs from the manifest's")
-			}
-			pub, err := x509.ParsePKIXPublicKey(attPub)
-			if err != nil {
-				t.Fatal(err)
-			}
-			digest := sha256.Sum256([]byte("challenge for " + c))
-			sig, err := hex.DecodeString(mustDriver(t, c, "sign", hex.EncodeToString(digest[:])))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !ecdsa.VerifyASN1(pub.(*ecdsa.PublicKey), digest[:], sig) {
-				t.Error("signature does not verify with the manifest's attestation key")
-			}
-		})
+	msg := hex.EncodeToString([]byte("card data of " + c))
+	aad := hex.EncodeToString([]byte("context"))
+	sealed := mustDriver(t, c, "seal", msg, aad)
+	if strings.Contains(sealed, msg) {
+		t.Error("sealed data holds the plaintext")
+	}
+	if got := mustDriver(t, c, "unseal", sealed, aad); got != msg {
+		t.Errorf("unseal = %s, want %s", got, msg)
+	}
+	if _, code := driver(t, c, "unseal", sealed, hex.EncodeToString([]byte("other"))); code != 13 {
+		t.Errorf("unseal under another AAD: exit %d, want 13 (VSE_ERR_AUTH)", code)
+	}
+
+	var attPub []byte
+	for _, k := range m.Keys {
+		if k.Role == red.RoleAttestation {
+			attPub = k.PublicKey
+		}
+	}
+	if got := mustDriver(t, c, "pubkey"); got != hex.EncodeToString(attPub) {
+		t.Errorf("vse_attestation_public_key differs from the manifest's")
+	}
+	pub, err := x509.ParsePKIXPublicKey(attPub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := sha256.Sum256([]byte("challenge for " + c))
+	sig, err := hex.DecodeString(mustDriver(t, c, "sign", hex.EncodeToString(digest[:])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ecdsa.VerifyASN1(pub.(*ecdsa.PublicKey), digest[:], sig) {
+		t.Error("signature does not verify with the manifest's attestation key")
 	}
 }
 
 func TestCustomersAreIsolated(t *testing.T) {
 	build(t)
+	checkIsolated(t)
+}
+
+// checkIsolated checks that one customer's firmware cannot open another's sealed data and
+// that no key ID or check value repeats across the customers' manifests.
+func checkIsolated(t *testing.T) {
+	t.Helper()
 	aad := hex.EncodeToString([]byte("ctx"))
 	sealed := mustDriver(t, "globex", "seal", hex.EncodeToString([]byte("globex secret")), aad)
 	if out, code := driver(t, "acme", "unseal", sealed, aad); code != 13 {
 		t.Errorf("acme unsealing globex's data: exit %d (%s), want 13 (VSE_ERR_AUTH)", code, out)
 	}
-
-	seen := map[string]string{}
+	var ms []*vsefabpb.Manifest
 	for _, c := range customers {
-		for _, k := range manifest(t, c).Keys {
+		ms = append(ms, manifest(t, c))
+	}
+	checkUnique(t, ms...)
+}
+
+// checkUnique fails if a key ID or check value repeats across manifests.
+func checkUnique(t *testing.T, ms ...*vsefabpb.Manifest) {
+	t.Helper()
+	seen := map[string]string{}
+	for _, m := range ms {
+		for _, k := range m.Keys {
 			for what, v := range map[string][]byte{"key ID": k.KeyId, "check value": k.CheckValue} {
 				if prev, dup := seen[string(v)]; dup {
-					t.Errorf("%s of %s repeats that of %s", what, k.Label, prev)
+					t.Errorf("%s of %s (%s) repeats that of %s", what, k.Label, m.HsmKind, prev)
 				}
-				seen[string(v)] = k.Label
+				seen[string(v)] = k.Label + " (" + m.HsmKind.String() + ")"
 			}
 		}
 	}

@@ -31,7 +31,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	backend, closeBackend, err := openAgentBackend(*hsm, *pinFile)
+	backend, closeBackend, err := openAgentBackend(*hsm, *pinFile, log)
 	if err != nil {
 		return err
 	}

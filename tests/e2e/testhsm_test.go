@@ -1,0 +1,400 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/pkcs11"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/vsefab/vsefab/hsm/emulator"
+	"github.com/vsefab/vsefab/hsm/red"
+	"github.com/vsefab/vsefab/internal/leakcheck"
+	"github.com/vsefab/vsefab/internal/softhsmtest"
+	"github.com/vsefab/vsefab/proto/vsefabpb"
+
+	p11 "github.com/vsefab/vsefab/hsm/pkcs11"
+)
+
+var (
+	vsefabOnce sync.Once
+	vsefabPath string
+	vsefabErr  error
+)
+
+// vsefabTool builds the vsefab command once per test run, outside Bazel, so agents can start
+// while Bazel's outputs are being cleaned.
+func vsefabTool(t *testing.T) string {
+	t.Helper()
+	vsefabOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "vsefab-tool")
+		if err != nil {
+			vsefabErr = err
+			return
+		}
+		vsefabPath = filepath.Join(dir, "vsefab")
+		cmd := exec.Command("go", "build", "-o", vsefabPath, "./tools/vsefab")
+		cmd.Dir = root(t)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			vsefabErr = fmt.Errorf("go build ./tools/vsefab: %v\n%s", err, out)
+		}
+	})
+	if vsefabErr != nil {
+		t.Fatal(vsefabErr)
+	}
+	return vsefabPath
+}
+
+// testAgent is a vsefab agent serving a throwaway SoftHSM token.
+type testAgent struct {
+	tok    *softhsmtest.Token
+	socket string
+	log    string
+	cmd    *exec.Cmd
+	done   chan error
+}
+
+func startAgent(t *testing.T, tok *softhsmtest.Token) *testAgent {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "vsa") // short: unix socket paths are limited to 108 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return startAgentOn(t, tok, filepath.Join(dir, "agent.sock"))
+}
+
+// startAgentOn starts an agent for tok listening on socket.
+func startAgentOn(t *testing.T, tok *softhsmtest.Token, socket string) *testAgent {
+	t.Helper()
+	dir := filepath.Dir(socket)
+	pinFile := filepath.Join(dir, "pin")
+	if err := os.WriteFile(pinFile, tok.PIN, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := &testAgent{tok: tok, socket: socket, log: filepath.Join(dir, "agent.log"), done: make(chan error, 1)}
+	logf, err := os.OpenFile(a.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hsm := "pkcs11:token=" + tok.Label + "?module-path=" + tok.Module
+	a.cmd = exec.Command(vsefabTool(t), "agent", "--hsm", hsm, "--socket", a.socket, "--pin-file", pinFile)
+	a.cmd.Env = tok.Env
+	a.cmd.Stdout, a.cmd.Stderr = logf, logf
+	if err := a.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { a.done <- a.cmd.Wait(); logf.Close() }()
+	t.Cleanup(a.stop)
+
+	for i := 0; i < 100; i++ {
+		if _, err := os.Stat(a.socket); err == nil {
+			return a
+		}
+		select {
+		case err := <-a.done:
+			log, _ := os.ReadFile(a.log)
+			t.Fatalf("agent exited: %v\n%s", err, log)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	t.Fatalf("agent did not listen on %s", a.socket)
+	return nil
+}
+
+func (a *testAgent) stop() {
+	if a.cmd.ProcessState == nil {
+		_ = a.cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-a.done:
+		case <-time.After(10 * time.Second):
+			_ = a.cmd.Process.Kill()
+			<-a.done
+		}
+	}
+}
+
+func (a *testAgent) kill() {
+	_ = a.cmd.Process.Kill()
+	<-a.done
+}
+
+func (a *testAgent) flags() []string {
+	return []string{"--config=testhsm", "--//hsm:agent_socket=" + a.socket}
+}
+
+// tokenObjects lists the labels of the objects on the token, with pkcs11-tool, and each
+// object's attributes as pkcs11-tool prints them.
+func tokenObjects(t *testing.T, tok *softhsmtest.Token) map[string][]string {
+	t.Helper()
+	cmd := exec.Command("pkcs11-tool", "--module", tok.Module, "--token-label", tok.Label,
+		"--login", "--pin", "env:VSEFAB_TEST_PIN", "--list-objects")
+	cmd.Env = append(tok.Env, "VSEFAB_TEST_PIN="+string(tok.PIN))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("pkcs11-tool --list-objects: %v\n%s", err, out)
+	}
+	objs := map[string][]string{}
+	var label string
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, " ") && !strings.HasPrefix(line, "\t") {
+			label = ""
+		}
+		if m := regexp.MustCompile(`^\s+label:\s+(.*)$`).FindStringSubmatch(line); m != nil {
+			label = strings.TrimSpace(m[1])
+			objs[label] = append(objs[label], "object")
+			continue
+		}
+		if label != "" {
+			objs[label] = append(objs[label], strings.TrimSpace(line))
+		}
+	}
+	return objs
+}
+
+// escrowSecrets unwraps a firmware's escrow file on the test token, under the customer's KEK,
+// and returns each escrowed key value by label.
+func escrowSecrets(t *testing.T, tok *softhsmtest.Token, customer string, escrow []byte) map[string][]byte {
+	t.Helper()
+	ptok, err := p11.OpenToken(tok.Module, tok.Label)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptok.Close()
+	if err := ptok.Login(tok.PIN); err != nil {
+		t.Fatal(err)
+	}
+	var plain []byte
+	err = ptok.Do(context.Background(), func(s *p11.Session) error {
+		kek, err := s.FindOne("KEK", p11.LabelTemplate(pkcs11.CKO_SECRET_KEY, "vsefab/"+customer+"/kek"))
+		if err != nil {
+			return err
+		}
+		h, err := s.Ctx().UnwrapKey(s.Handle(), []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_KEY_WRAP_PAD, nil)},
+			kek, escrow, []*pkcs11.Attribute{
+				pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
+				pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_GENERIC_SECRET),
+				pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
+				pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, false),
+				pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, true),
+			})
+		if err != nil {
+			return fmt.Errorf("C_UnwrapKey of %s's escrow: %w", customer, err)
+		}
+		defer s.Ctx().DestroyObject(s.Handle(), h)
+		attrs, err := s.Ctx().GetAttributeValue(s.Handle(), h, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_VALUE, nil)})
+		if err != nil {
+			return err
+		}
+		plain = attrs[0].Value
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec vsefabpb.EscrowKeyset
+	if err := proto.Unmarshal(plain, &rec); err != nil {
+		t.Fatalf("escrow of %s does not parse: %v", customer, err)
+	}
+	if rec.Customer != customer || len(rec.Keys) != len(red.Roles) {
+		t.Fatalf("escrow of %s holds customer %q and %d keys", customer, rec.Customer, len(rec.Keys))
+	}
+	s := map[string][]byte{}
+	for _, k := range rec.Keys {
+		if len(k.Value) != 32 {
+			t.Fatalf("escrowed %s key has %d bytes", k.Role, len(k.Value))
+		}
+		s[red.Label(customer, rec.KeysetVersion, k.Role)] = k.Value
+	}
+	return s
+}
+
+// searchTree reports every file under the directories that holds a secret.
+func searchTree(t *testing.T, secrets map[string][]byte, dirs ...string) int {
+	t.Helper()
+	n := 0
+	for _, dir := range dirs {
+		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			n++
+			if found := leakcheck.Find(data, secrets); len(found) > 0 {
+				t.Errorf("%s holds %v", p, found)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return n
+}
+
+func emulatorManifest(t *testing.T, customer string) *vsefabpb.Manifest {
+	t.Helper()
+	out, err := red.Generate(context.Background(), emulator.Emulator{}, red.Request{
+		Config: &vsefabpb.CustomerConfig{Customer: customer, KeysetVersion: 1, FirmwareVersion: "1.0.0"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.Manifest
+}
+
+func TestTestHSM(t *testing.T) {
+	tok := softhsmtest.New(t, "vse-test")
+	a := startAgent(t, tok)
+	execLog := filepath.Join(t.TempDir(), "exec.json")
+	targets := append(a.flags(), "--execution_log_json_file="+execLog)
+	targets = append(append([]string{"build"}, targets...), buildTargets...)
+	buildOut := mustBazel(t, targets...)
+
+	t.Run("firmware works", func(t *testing.T) {
+		for _, c := range customers {
+			checkFirmware(t, c, vsefabpb.HsmKind_TEST_TOKEN)
+		}
+		checkIsolated(t)
+		var all []*vsefabpb.Manifest
+		for _, c := range customers {
+			all = append(all, manifest(t, c), emulatorManifest(t, c))
+		}
+		checkUnique(t, all...)
+	})
+
+	t.Run("objects on the token", func(t *testing.T) {
+		objs := tokenObjects(t, tok)
+		for _, c := range customers {
+			for _, role := range red.Roles {
+				if _, ok := objs[red.Label(c, 1, role)]; !ok {
+					t.Errorf("no object labelled %s; token holds %v", red.Label(c, 1, role), keys(objs))
+				}
+			}
+			kek := strings.Join(objs["vsefab/"+c+"/kek"], "\n")
+			if !strings.Contains(kek, "never extractable") || !strings.Contains(kek, "sensitive") {
+				t.Errorf("KEK of %s is not sensitive and never extractable:\n%s", c, kek)
+			}
+			storage := strings.Join(objs[red.Label(c, 1, red.RoleStorage)], "\n")
+			if !strings.Contains(storage, "sensitive") {
+				t.Errorf("storage key of %s is not sensitive:\n%s", c, storage)
+			}
+		}
+	})
+
+	t.Run("no secret in any output", func(t *testing.T) {
+		secrets := map[string][]byte{}
+		for _, c := range customers {
+			escrow, err := os.ReadFile(bin(t, "customers/"+c+"/firmware.escrow.bin"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range escrowSecrets(t, tok, c, escrow) {
+				secrets[k] = v
+			}
+		}
+		dirs, _ := filepath.Glob(filepath.Join(root(t), "bazel-out", "*", "bin", "customers"))
+		n := searchTree(t, secrets, dirs...)
+		for _, f := range []string{a.log, execLog} {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n++
+			if found := leakcheck.Find(data, secrets); len(found) > 0 {
+				t.Errorf("%s holds %v", f, found)
+			}
+		}
+		if found := leakcheck.Find([]byte(buildOut), secrets); len(found) > 0 {
+			t.Errorf("Bazel's output holds %v", found)
+		}
+		if n < 10 {
+			t.Errorf("searched only %d files", n)
+		}
+	})
+
+	t.Run("rebuild after clean reuses the keysets", func(t *testing.T) {
+		first := outputs(t)
+		mustBazel(t, "clean")
+		mustBazel(t, append(append([]string{"build"}, a.flags()...), buildTargets...)...)
+		if d := diff(first, outputs(t)); len(d) > 0 {
+			t.Errorf("testhsm build after bazel clean differs in %v", d)
+		}
+	})
+
+	t.Run("new keyset version rotates and keeps the old", func(t *testing.T) {
+		dir := t.TempDir()
+		v1 := genViaAgent(t, a, dir, "acme", 1)
+		v2 := genViaAgent(t, a, dir, "acme", 2)
+		built := manifest(t, "acme")
+		if len(v1.Keys) != len(built.Keys) {
+			t.Fatalf("version 1 through the agent has %d keys, the built firmware %d", len(v1.Keys), len(built.Keys))
+		}
+		for i := range v1.Keys {
+			if !proto.Equal(v1.Keys[i], built.Keys[i]) {
+				t.Errorf("key %s through the agent differs from the built firmware's: the keyset was not reused",
+					v1.Keys[i].Label)
+			}
+		}
+		checkUnique(t, v1, v2)
+		objs := tokenObjects(t, tok)
+		for _, v := range []uint32{1, 2} {
+			for _, role := range red.Roles {
+				if _, ok := objs[red.Label("acme", v, role)]; !ok {
+					t.Errorf("no object labelled %s after rotation", red.Label("acme", v, role))
+				}
+			}
+		}
+	})
+}
+
+// genViaAgent runs vsefab gen against the agent for (customer, version) and returns the
+// manifest.
+func genViaAgent(t *testing.T, a *testAgent, dir, customer string, version uint32) *vsefabpb.Manifest {
+	t.Helper()
+	out := filepath.Join(dir, fmt.Sprintf("%s-%d", customer, version))
+	cfg := out + ".textproto"
+	text := fmt.Sprintf("customer: %q\nkeyset_version: %d\nfirmware_version: \"1.0.0\"\n", customer, version)
+	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(vsefabTool(t), "gen", "--config", cfg, "--customer", customer, "--agent", a.socket,
+		"--out-dir", out, "--escrow", out+"/escrow.bin", "--manifest", out+"/manifest.pb",
+		"--manifest-json", out+"/manifest.json")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("vsefab gen %s/%d: %v\n%s", customer, version, err, b)
+	}
+	raw, err := os.ReadFile(out + "/manifest.pb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &vsefabpb.Manifest{}
+	if err := proto.Unmarshal(raw, m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func keys(m map[string][]string) []string {
+	var k []string
+	for s := range m {
+		k = append(k, s)
+	}
+	return k
+}
