@@ -18,7 +18,7 @@ BUILDIFIER := $(TOOLS_BIN)/buildifier
 # protoc-gen-go at the protobuf version go.mod pins, so generated code matches the runtime.
 PROTOBUF_VERSION = $(shell $(GO) list -mod=mod -m -f '{{.Version}}' google.golang.org/protobuf)
 PROTOC_GEN_GO := $(TOOLS_BIN)/protoc-gen-go
-PROTOS := agent.proto config.proto manifest.proto escrow.proto
+PROTOS := agent.proto config.proto manifest.proto escrow.proto audit.proto
 
 DEB_PACKAGES := bazel-bootstrap bazel-skylib bazel-platforms bazel-rules-java gcc softhsm2 opensc protobuf-compiler
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -26,7 +26,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Our Go and Starlark sources: not vendor/, tool caches, Bazel's symlinks or testdata.
 FIND_OURS := find . \( -path ./vendor -o -path ./.cache -o -path ./.git -o -name 'bazel-*' \) -prune -o -type f
 
-.PHONY: help deps check-go firmware test lint update-deps tools proto proto-check
+.PHONY: help deps check-go firmware test lint update-deps tools proto proto-check bench
 
 help:
 	@echo "make deps         install missing Debian packages (bazel, softhsm2, ...)"
@@ -35,6 +35,7 @@ help:
 	@echo "make lint         buildifier check over our Starlark files"
 	@echo "make update-deps  go mod tidy + vendor + regenerate vendor/ BUILD files"
 	@echo "make proto        regenerate proto/vsefabpb from proto/*.proto"
+	@echo "make bench        run the benchmarks of bench/ (see bench/README.md)"
 
 # Installs only what is missing: a dpkg-query per package, apt-get only when needed.
 deps: check-go
@@ -101,3 +102,7 @@ tools: $(BUILDIFIER)
 $(BUILDIFIER): third_party/gotools/buildifier/go.mod third_party/gotools/buildifier/go.sum
 	cd third_party/gotools/buildifier && GOFLAGS=-modcacherw GOBIN=$(TOOLS_BIN) \
 		$(GO) install github.com/bazelbuild/buildtools/buildifier
+
+# Each benchmark and its baseline run side by side in one invocation; see bench/README.md.
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchtime 100x -count 3 ./bench/

@@ -66,7 +66,8 @@ func TestAgentKilledMidBuild(t *testing.T) {
 	killed := make(chan struct{})
 	go func() {
 		defer close(killed)
-		for i := 0; i < 3000; i++ {
+		// The build may first compile for ten minutes in a new configuration.
+		for i := 0; i < 30000; i++ {
 			f, err := os.Open(a.log)
 			if err == nil {
 				sc := bufio.NewScanner(f)

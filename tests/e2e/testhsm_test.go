@@ -329,6 +329,23 @@ func TestTestHSM(t *testing.T) {
 		}
 	})
 
+	t.Run("no PIN or secret in any action's command line or environment", func(t *testing.T) {
+		args := append(append([]string{"aquery"}, a.flags()...), "deps(//customers/...)")
+		out := mustBazel(t, args...)
+		if !strings.Contains(out, "Mnemonic: VseGen") || !strings.Contains(out, "--agent") {
+			t.Fatalf("aquery shows no secrets action talking to an agent:\n%.2000s", out)
+		}
+		secrets := map[string][]byte{"user PIN": tok.PIN, "SO PIN": []byte(tok.SOPIN)}
+		if found := leakcheck.Find([]byte(out), secrets); len(found) > 0 {
+			t.Errorf("aquery shows %v", found)
+		}
+		for _, bad := range []string{"SOFTHSM2_CONF", "PIN"} {
+			if strings.Contains(out, bad+"=") {
+				t.Errorf("an action's environment sets %s", bad)
+			}
+		}
+	})
+
 	t.Run("rebuild after clean reuses the keysets", func(t *testing.T) {
 		first := outputs(t)
 		mustBazel(t, "clean")

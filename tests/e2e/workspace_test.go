@@ -16,7 +16,14 @@ import (
 // nothing.
 func scratchWorkspace(t *testing.T, build string, registerHSM bool) string {
 	t.Helper()
-	mainBase := strings.TrimSpace(mustBazel(t, "info", "output_base"))
+	info := exec.Command("bazel", "info", "output_base")
+	info.Dir = root(t)
+	// Stdout only: Bazel's notes, such as waiting for another command, go to stderr.
+	out, err := info.Output()
+	if err != nil {
+		t.Fatalf("bazel info output_base: %v", err)
+	}
+	mainBase := strings.TrimSpace(string(out))
 	dir := t.TempDir()
 	ws := fmt.Sprintf(`workspace(name = "scratch")
 local_repository(name = "vsefab", path = %[1]q)

@@ -23,6 +23,7 @@ type command struct {
 var commands = map[string]command{
 	"gen":     {"generate one customer's keyset package, escrow file and manifest (run by Bazel)", runGen},
 	"agent":   {"serve the red side of an HSM to builds on a unix socket", runAgent},
+	"audit":   {"check an agent's audit log: vsefab audit verify --public-key FILE LOG", runAudit},
 	"version": {"print the version", runVersion},
 }
 

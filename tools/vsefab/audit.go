@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/vsefab/vsefab/internal/audit"
+)
+
+const auditVerifySynopsis = `Checks an agent's audit log with the public key of its checkpoint
+signing key, and names the first line that was edited, deleted, put in, moved or forged. It
+exits with status 0 only when every record is chained and covered by a valid checkpoint; a
+log that ends with records no checkpoint covers, or with an incomplete line, exits 1 too.`
+
+func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "verify" {
+		return runAuditVerify(ctx, args[1:], stdout, stderr)
+	}
+	w := stderr
+	if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
+		w = stdout
+	} else if len(args) > 0 {
+		fmt.Fprintf(stderr, "vsefab audit: unknown subcommand %q\n", args[0])
+	}
+	fmt.Fprintln(w, "usage: vsefab audit verify --public-key FILE LOG")
+	if w == stdout {
+		return nil
+	}
+	return errUsage
+}
+
+func runAuditVerify(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("audit verify", auditVerifySynopsis, stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: vsefab audit verify --public-key FILE LOG\n\n%s\n\nflags:\n",
+			auditVerifySynopsis)
+		fs.PrintDefaults()
+	}
+	keyPath := fs.String("public-key", "", "the checkpoint signing key's public key: PKIX, PEM or DER; required")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "name one log to verify, after the flags")
+		fs.Usage()
+		return errUsage
+	}
+	logPath := fs.Arg(0)
+	if *keyPath == "" {
+		return errors.New("flag --public-key is required (see vsefab audit verify --help)")
+	}
+
+	pub, err := readPublicKey(*keyPath)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(logPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	rep, err := audit.Verify(f, pub)
+	if err != nil && rep.Problem == nil {
+		return fmt.Errorf("%s: %w", logPath, err)
+	}
+
+	printReport(stdout, logPath, rep)
+	if rep.Problem != nil {
+		return fmt.Errorf("%s does not verify", logPath)
+	}
+	return nil
+}
+
+// readPublicKey reads a PKIX public key, PEM ("PUBLIC KEY") or DER.
+func readPublicKey(path string) (crypto.PublicKey, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--public-key: %w", err)
+	}
+	der := data
+	if block, _ := pem.Decode(data); block != nil {
+		if block.Type != "PUBLIC KEY" {
+			return nil, fmt.Errorf("--public-key %s: a PEM %q block; give a PUBLIC KEY", path,
+				block.Type)
+		}
+		der = block.Bytes
+	}
+	pub, err := x509.ParsePKIXPublicKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("--public-key %s: not a PKIX public key in PEM or DER: %w", path,
+			err)
+	}
+	return pub, nil
+}
+
+// printReport writes a one-line verdict, then what Verify counted.
+func printReport(w io.Writer, path string, rep audit.Report) {
+	if p := rep.Problem; p != nil {
+		fmt.Fprintf(w, "FAILED %s: %v\n", path, p)
+	} else {
+		fmt.Fprintf(w, "OK %s: %d records, every one covered by a signed checkpoint\n", path,
+			rep.Records)
+	}
+
+	upTo := ""
+	if rep.Problem != nil && !errors.Is(rep.Problem, audit.ErrTruncated) &&
+		!errors.Is(rep.Problem, audit.ErrIncomplete) {
+		upTo = " before the check stopped"
+	}
+	fmt.Fprintf(w, "  lines:        %d complete\n", rep.Lines)
+	if rep.Incomplete {
+		fmt.Fprintf(w, "                and an incomplete last line\n")
+	}
+	fmt.Fprintf(w, "  records:      %d chained%s\n", rep.Records, upTo)
+	fmt.Fprintf(w, "  checkpoints:  %d with valid signatures\n", rep.Checkpoints)
+	if rep.Protected > 0 {
+		fmt.Fprintf(w, "  protected:    records 1 to %d\n", rep.Protected)
+	} else {
+		fmt.Fprintf(w, "  protected:    none\n")
+	}
+	if rep.Unprotected > 0 {
+		fmt.Fprintf(w, "  unprotected:  records %d to %d, after the last checkpoint\n",
+			rep.Protected+1, rep.LastSequence)
+	}
+}
