@@ -206,3 +206,20 @@ func TestConcurrentClients(t *testing.T) {
 		t.Errorf("status = %v, want 16 requests served by a TEST HSM", st)
 	}
 }
+
+func TestListenRefusesSharedDirectoryAndLongPath(t *testing.T) {
+	shared := t.TempDir()
+	if err := os.Chmod(shared, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Listen(filepath.Join(shared, "s")); err == nil || !strings.Contains(err.Error(), "chmod 700") {
+		t.Errorf("Listen in a world-writable directory: %v", err)
+	}
+	long := "/tmp/" + strings.Repeat("x", 120)
+	if _, err := Listen(long); err == nil || !strings.Contains(err.Error(), "shorter --socket") {
+		t.Errorf("Listen on a %d-byte path: %v", len(long), err)
+	}
+	if _, err := os.Stat(long); !os.IsNotExist(err) {
+		t.Error("a path too long for a socket was created")
+	}
+}

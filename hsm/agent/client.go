@@ -32,6 +32,9 @@ func (c Client) call(ctx context.Context, req *vsefabpb.AgentRequest) (*vsefabpb
 		return nil, fmt.Errorf("agent socket %s: %w", c.Socket, err)
 	}
 	defer conn.Close()
+	if err := checkPeer(conn); err != nil {
+		return nil, fmt.Errorf("agent socket %s: %w", c.Socket, err)
+	}
 	if dl, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(dl)
 	}
@@ -95,4 +98,31 @@ func (c Client) Generate(ctx context.Context, req *vsefabpb.GenerateRequest) (*r
 			c.Socket, len(out.Sources), len(out.Escrow))
 	}
 	return out, nil
+}
+
+// checkPeer refuses an agent that runs as another user: its answers become firmware.
+func checkPeer(conn net.Conn) error {
+	uc, ok := conn.(*net.UnixConn)
+	if !ok {
+		return errors.New("not a unix socket connection")
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var cred *syscall.Ucred
+	var credErr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, credErr = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
+	}); err != nil {
+		return err
+	}
+	if credErr != nil {
+		return fmt.Errorf("reading the agent's credentials: %w", credErr)
+	}
+	if int(cred.Uid) != os.Getuid() {
+		return fmt.Errorf("the process listening there runs as uid %d, not as this user (uid %d): "+
+			"refusing its answers; check who started it", cred.Uid, os.Getuid())
+	}
+	return nil
 }

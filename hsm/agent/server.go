@@ -34,10 +34,14 @@ type Server struct {
 // that exists is refused unless it is a socket nobody answers on (an agent that died), which
 // is removed first.
 func Listen(path string) (net.Listener, error) {
-	if path == "" {
-		return nil, errors.New("agent socket: no path given; pass --socket PATH")
+	if err := CheckSocketPath(path); err != nil {
+		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("agent socket %s: %w", path, err)
+	}
+	if err := checkPrivateDir(dir); err != nil {
 		return nil, fmt.Errorf("agent socket %s: %w", path, err)
 	}
 	if fi, err := os.Lstat(path); err == nil {
@@ -69,24 +73,85 @@ func Listen(path string) (net.Listener, error) {
 	return l, nil
 }
 
+// maxSocketPath is the longest path a unix socket address holds on Linux (108 bytes with the
+// terminating NUL).
+const maxSocketPath = 107
+
+// CheckSocketPath refuses a path no unix socket can have, so the agent can say so before it
+// opens the HSM.
+func CheckSocketPath(path string) error {
+	if path == "" {
+		return errors.New("agent socket: no path given; pass --socket PATH")
+	}
+	if len(path) > maxSocketPath {
+		return fmt.Errorf("agent socket %s: %d bytes long, but a unix socket path holds at most %d: "+
+			"choose a shorter --socket", path, len(path), maxSocketPath)
+	}
+	return nil
+}
+
+// checkPrivateDir refuses a socket directory another user owns or may write to: whoever
+// controls the directory can put their own socket in the agent's place.
+func checkPrivateDir(dir string) error {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || !fi.IsDir() {
+		return fmt.Errorf("directory %s is not a directory", dir)
+	}
+	if int(st.Uid) != os.Getuid() || fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("directory %s is owned by uid %d with mode %o; the agent needs a "+
+			"directory of its own user that no one else may write to (chmod 700, or choose "+
+			"another --socket)", dir, st.Uid, fi.Mode().Perm())
+	}
+	return nil
+}
+
+// maxConnections bounds the connections served at once; more wait in the listen queue, so a
+// flood of idle connections cannot exhaust the agent's file descriptors.
+const maxConnections = 64
+
 // Serve answers connections on l until ctx ends, then waits for requests under way.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	go func() {
 		<-ctx.Done()
 		l.Close()
 	}()
+	slots := make(chan struct{}, maxConnections)
+	backoff := 5 * time.Millisecond
 	for {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			s.wg.Wait()
+			return nil
+		}
 		c, err := l.Accept()
 		if err != nil {
-			s.wg.Wait()
+			<-slots
 			if ctx.Err() != nil {
+				s.wg.Wait()
 				return nil
 			}
+			// Running out of file descriptors and the like pass: wait and accept again,
+			// rather than leave every build without its HSM.
+			if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+				errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.ENOBUFS) {
+				s.Log.Warn("accept failed; retrying", "err", err, "wait", backoff)
+				time.Sleep(backoff)
+				backoff = min(2*backoff, time.Second)
+				continue
+			}
+			s.wg.Wait()
 			return fmt.Errorf("agent: accept: %w", err)
 		}
+		backoff = 5 * time.Millisecond
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
+			defer func() { <-slots }()
 			defer c.Close()
 			s.handle(ctx, c)
 		}()

@@ -127,7 +127,8 @@ func New(tok *p11.Token, opts ...Option) (*Backend, error) {
 	}
 	if b.kwpPads {
 		b.log.Warn("token zero-pads keys to 8 bytes before CKM_AES_KEY_WRAP_PAD; escrow of "+
-			"other lengths is wrapped with AES-ECB under the KEK instead", "token", tok.Label())
+			"other lengths is wrapped by RFC 5649 computed here from the token's AES-ECB under "+
+			"the KEK, which therefore also may encrypt", "token", tok.Label())
 	}
 	return b, nil
 }

@@ -5,7 +5,9 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"regexp"
 
 	"google.golang.org/protobuf/encoding/prototext"
 
@@ -16,12 +18,27 @@ import (
 // ErrInvalid marks a configuration that was read but is not acceptable.
 var ErrInvalid = errors.New("invalid customer config")
 
+// maxSize bounds a config file: a real one is a few hundred bytes.
+const maxSize = 64 << 10
+
+// firmwareVersion is what a firmware version may look like: it is compiled into the firmware
+// and returned through its C ABI as a C string.
+var firmwareVersion = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$`)
+
 // Load reads and validates the config at path. It returns the raw bytes too, so callers can
 // digest exactly what was read.
 func Load(path string) (*vsefabpb.CustomerConfig, []byte, error) {
-	raw, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("customer config: %w", err)
+	}
+	defer f.Close()
+	raw, err := io.ReadAll(io.LimitReader(f, maxSize+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("customer config %s: %w", path, err)
+	}
+	if len(raw) > maxSize {
+		return nil, nil, fmt.Errorf("%s: %w: larger than %d bytes; is this the right file?", path, ErrInvalid, maxSize)
 	}
 	cfg, err := Parse(path, raw)
 	if err != nil {
@@ -59,6 +76,14 @@ func Validate(cfg *vsefabpb.CustomerConfig) error {
 	if cfg.GetFirmwareVersion() == "" {
 		return fmt.Errorf("%w: field firmware_version is missing: add firmware_version: \"1.0.0\"",
 			ErrInvalid)
+	}
+	if !firmwareVersion.MatchString(cfg.GetFirmwareVersion()) {
+		return fmt.Errorf("%w: field firmware_version %q: use 1 to 64 characters from A-Z, a-z, "+
+			"0-9 and . + _ -, starting with a letter or digit, for example \"1.0.0\"", ErrInvalid,
+			cfg.GetFirmwareVersion())
+	}
+	if n := len(cfg.GetDisplayName()); n > 256 {
+		return fmt.Errorf("%w: field display_name is %d bytes long; keep it under 256", ErrInvalid, n)
 	}
 	return nil
 }

@@ -25,6 +25,10 @@ func TestParse(t *testing.T) {
 			[]string{"cfg.textproto", "field customer", "a-z"}},
 		{"no firmware version", `customer: "acme" keyset_version: 1`,
 			[]string{"cfg.textproto", "firmware_version"}},
+		{"firmware version with NUL", `customer: "acme" keyset_version: 1 firmware_version: "1.0\x00x"`,
+			[]string{"cfg.textproto", "firmware_version", "1.0.0"}},
+		{"blank firmware version", `customer: "acme" keyset_version: 1 firmware_version: "   "`,
+			[]string{"cfg.textproto", "firmware_version"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -55,5 +59,16 @@ func TestLoadMissingFile(t *testing.T) {
 	_, _, err := Load(path)
 	if err == nil || !strings.Contains(err.Error(), path) || !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("Load of a missing file: %v", err)
+	}
+}
+
+func TestLoadRefusesHugeFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "big.textproto")
+	if err := os.WriteFile(path, make([]byte, maxSize+1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := Load(path)
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("Load of a huge file: %v", err)
 	}
 }

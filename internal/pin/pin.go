@@ -27,6 +27,14 @@ func ReadFile(path, what string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if fi.Mode().IsRegular() && fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%s: %s may be read by others (mode %o): chmod 600 it, and "+
+			"change the PIN if others could read it", what, path, fi.Mode().Perm())
+	}
 	return read(f, path, what)
 }
 

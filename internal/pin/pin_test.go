@@ -68,3 +68,14 @@ func TestReadFileMissingNamesWhat(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestReadFileRefusesReadableByOthers(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "pin")
+	if err := os.WriteFile(p, []byte("1234\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ReadFile(p, "user PIN")
+	if err == nil || !strings.Contains(err.Error(), "chmod 600") || strings.Contains(err.Error(), "1234") {
+		t.Fatalf("err = %v, want a refusal saying chmod 600 and not showing the PIN", err)
+	}
+}

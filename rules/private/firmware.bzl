@@ -176,6 +176,8 @@ def vse_firmware(name, customer = None, visibility = None, tags = None, **kwargs
     if not customer:
         fail("vse_firmware(name = %r): attribute customer is required: set it to the label of a " % name +
              "vse_customer target, for example customer = \":acme\"")
+    if tags != None and type(tags) != "list":
+        fail("vse_firmware(name = %r): attribute tags must be a list of strings, such as [\"manual\"], got %r" % (name, tags))
     if type(customer) != "string":
         fail("vse_firmware(name = %r): attribute customer must be a label string such as \":acme\", got %r" % (name, customer))
 

@@ -141,9 +141,12 @@ func tokenObjects(t *testing.T, tok *softhsmtest.Token) map[string][]string {
 	cmd := exec.Command("pkcs11-tool", "--module", tok.Module, "--token-label", tok.Label,
 		"--login", "--pin", "env:VSEFAB_TEST_PIN", "--list-objects")
 	cmd.Env = append(tok.Env, "VSEFAB_TEST_PIN="+string(tok.PIN))
-	out, err := cmd.CombinedOutput()
+	// Stdout alone: pkcs11-tool's notes on stderr would otherwise land inside its listing.
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("pkcs11-tool --list-objects: %v\n%s", err, out)
+		t.Fatalf("pkcs11-tool --list-objects: %v\n%s", err, stderr.Bytes())
 	}
 	objs := map[string][]string{}
 	var label string

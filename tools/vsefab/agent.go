@@ -20,7 +20,7 @@ secret. Stop it with SIGINT or SIGTERM; requests under way are finished first.`
 func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("agent", agentSynopsis, stderr)
 	hsm := fs.String("hsm", "", `HSM: a PKCS#11 URI with token and module-path, for example
-'pkcs11:token=vse-test?module-path=/usr/lib/softhsm/libsofthsm2.so', or "emulator:"; required`)
+'pkcs11:token=vse-test?module-path=/usr/lib/softhsm/libsofthsm2.so'; required`)
 	socket := fs.String("socket", defaultSocket, "unix socket to serve on")
 	pinFile := fs.String("pin-file", "", "file holding the token's user PIN (read once; one trailing newline is stripped)")
 	if err := parseFlags(fs, args); err != nil {
@@ -30,6 +30,9 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("flag --hsm is required (see vsefab agent --help)")
 	}
 
+	if err := agent.CheckSocketPath(*socket); err != nil {
+		return err
+	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	backend, closeBackend, err := openAgentBackend(*hsm, *pinFile, log)
 	if err != nil {

@@ -17,10 +17,10 @@ import (
 // pinFile once and wiped as soon as the token has it. The returned function releases the HSM.
 func openAgentBackend(uri, pinFile string, log *slog.Logger) (red.Backend, func(), error) {
 	if uri == emulator.URI {
-		if pinFile != "" {
-			return nil, nil, errors.New("--pin-file: the emulator has no PIN; leave the flag out")
-		}
-		return emulator.Emulator{}, func() {}, nil
+		// An agent's answers are trusted as a token's: one serving the public test seed
+		// would pass emulator keys off to --config=testhsm builds.
+		return nil, nil, errors.New("--hsm emulator:: the emulator runs inside vsefab gen and " +
+			"needs no agent; an agent serves a PKCS#11 token")
 	}
 
 	u, err := pkcs11uri.Parse(uri)
