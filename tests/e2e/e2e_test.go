@@ -12,7 +12,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -236,31 +235,12 @@ func testSecrets(t *testing.T) map[string][]byte {
 func TestNoSecretInAnyOutput(t *testing.T) {
 	build(t)
 	secrets := testSecrets(t)
-	files := 0
 	// Every configuration's outputs: rules_go builds the keyset package in one of its own.
 	dirs, err := filepath.Glob(filepath.Join(root(t), "bazel-out", "*", "bin", "customers"))
 	if err != nil || len(dirs) == 0 {
 		t.Fatalf("no output directories found: %v", err)
 	}
-	for _, dir := range dirs {
-		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			files++
-			if found := leakcheck.Find(data, secrets); len(found) > 0 {
-				t.Errorf("%s holds %v", p, found)
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	files := searchTree(t, secrets, dirs...)
 	if files < 10 {
 		t.Fatalf("searched only %d files: are the outputs where the test looks?", files)
 	}

@@ -113,7 +113,7 @@ func TestAgentFaults(t *testing.T) {
 
 	t.Run("agent not running", func(t *testing.T) {
 		a := &testAgent{socket: filepath.Join(dir, "nobody.sock")}
-		out, code := gen(t, a, dir, "acme")
+		out, code := gen(t, a, dir, "acme", 1)
 		if code == 0 || !strings.Contains(out, "no agent is running") || !strings.Contains(out, "vsefab agent") {
 			t.Errorf("exit %d, output %q", code, out)
 		}
@@ -142,11 +142,11 @@ func TestAgentFaults(t *testing.T) {
 				t.Fatalf("pkcs11-tool --keygen: %v\n%s", err, out)
 			}
 		}
-		out, code := gen(t, a, dir, "dupe")
+		out, code := gen(t, a, dir, "dupe", 1)
 		if code == 0 || !strings.Contains(out, red.Label("dupe", 1, red.RoleStorage)) {
 			t.Errorf("exit %d, output %q: want a refusal naming the duplicated label", code, out)
 		}
-		if _, err := os.Stat(filepath.Join(dir, "dupe", "manifest.pb")); err == nil {
+		if _, err := os.Stat(filepath.Join(dir, "dupe-1", "manifest.pb")); err == nil {
 			t.Error("a manifest was written")
 		}
 	})
@@ -155,22 +155,23 @@ func TestAgentFaults(t *testing.T) {
 		if err := os.RemoveAll(tok.Dir); err != nil {
 			t.Fatal(err)
 		}
-		out, code := gen(t, a, dir, "gone")
+		out, code := gen(t, a, dir, "gone", 1)
 		if code == 0 {
 			t.Errorf("gen succeeded with the token removed: %s", out)
 		}
-		if _, err := os.Stat(filepath.Join(dir, "gone", "manifest.pb")); err == nil {
+		if _, err := os.Stat(filepath.Join(dir, "gone-1", "manifest.pb")); err == nil {
 			t.Error("a manifest was written")
 		}
 	})
 }
 
-// gen runs vsefab gen for customer against a, returning its output and exit code.
-func gen(t *testing.T, a *testAgent, dir, customer string) (string, int) {
+// gen runs vsefab gen for (customer, version) against a, with outputs in
+// dir/<customer>-<version>, and returns its output and exit code.
+func gen(t *testing.T, a *testAgent, dir, customer string, version uint32) (string, int) {
 	t.Helper()
-	out := filepath.Join(dir, customer)
+	out := filepath.Join(dir, fmt.Sprintf("%s-%d", customer, version))
 	cfg := out + ".textproto"
-	text := "customer: \"" + customer + "\"\nkeyset_version: 1\nfirmware_version: \"1.0.0\"\n"
+	text := fmt.Sprintf("customer: %q\nkeyset_version: %d\nfirmware_version: \"1.0.0\"\n", customer, version)
 	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -388,19 +388,10 @@ func TestTestHSM(t *testing.T) {
 // manifest.
 func genViaAgent(t *testing.T, a *testAgent, dir, customer string, version uint32) *vsefabpb.Manifest {
 	t.Helper()
-	out := filepath.Join(dir, fmt.Sprintf("%s-%d", customer, version))
-	cfg := out + ".textproto"
-	text := fmt.Sprintf("customer: %q\nkeyset_version: %d\nfirmware_version: \"1.0.0\"\n", customer, version)
-	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
+	if out, code := gen(t, a, dir, customer, version); code != 0 {
+		t.Fatalf("vsefab gen %s/%d: exit %d\n%s", customer, version, code, out)
 	}
-	cmd := exec.Command(vsefabTool(t), "gen", "--config", cfg, "--customer", customer, "--agent", a.socket,
-		"--out-dir", out, "--escrow", out+"/escrow.bin", "--manifest", out+"/manifest.pb",
-		"--manifest-json", out+"/manifest.json")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("vsefab gen %s/%d: %v\n%s", customer, version, err, b)
-	}
-	raw, err := os.ReadFile(out + "/manifest.pb")
+	raw, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("%s-%d", customer, version), "manifest.pb"))
 	if err != nil {
 		t.Fatal(err)
 	}
