@@ -44,16 +44,22 @@ func (s *Set) Commit() (err error) {
 		}
 	}
 
-	var temps []string
+	var temps, dirs []string
 	defer func() {
 		if err != nil {
 			for _, t := range temps {
 				os.Remove(t)
 			}
+			// Directories this commit made go too, deepest first.
+			for i := len(dirs) - 1; i >= 0; i-- {
+				os.Remove(dirs[i])
+			}
 		}
 	}()
 	for _, f := range s.files {
-		if err := os.MkdirAll(filepath.Dir(f.path), 0o755); err != nil {
+		made, err := mkdirs(filepath.Dir(f.path))
+		dirs = append(dirs, made...)
+		if err != nil {
 			return fmt.Errorf("output %s: %w", f.path, err)
 		}
 		tmp, err := os.CreateTemp(filepath.Dir(f.path), "."+filepath.Base(f.path)+".tmp*")
@@ -92,4 +98,30 @@ func (s *Set) Commit() (err error) {
 	}
 	temps = nil
 	return nil
+}
+
+// mkdirs makes dir and any missing parents, and returns the directories it made, outermost
+// first, so a failed commit can remove them again.
+func mkdirs(dir string) ([]string, error) {
+	var missing []string
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil {
+			break
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		missing = append(missing, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	var made []string
+	for i := len(missing) - 1; i >= 0; i-- {
+		if err := os.Mkdir(missing[i], 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			return made, err
+		} else if err == nil {
+			made = append(made, missing[i])
+		}
+	}
+	return made, nil
 }

@@ -51,6 +51,7 @@ func TestCommitLeavesNothingOnWriteFailure(t *testing.T) {
 	}
 	s := NewSet()
 	s.Add(filepath.Join(dir, "a"), []byte("A"))
+	s.Add(filepath.Join(dir, "new", "deeper", "c"), []byte("C"))
 	s.Add(filepath.Join(blocker, "under-a-file"), []byte("B"))
 	if err := s.Commit(); err == nil {
 		t.Fatal("Commit under a regular file succeeded")
