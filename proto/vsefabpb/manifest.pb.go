@@ -325,6 +325,85 @@ func (x *InputDigest) GetSha256() []byte {
 	return nil
 }
 
+// The root signature over a manifest, written next to it as <name>.manifest.sig. It endorses
+// every public key the manifest lists (the attestation key above all), so a customer's backend
+// that trusts the root public key can trust the firmware's attestations.
+type ManifestSignature struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	ManifestSha256 []byte                 `protobuf:"bytes,1,opt,name=manifest_sha256,json=manifestSha256,proto3" json:"manifest_sha256,omitempty"` // SHA-256 of the binary manifest file, exactly as written
+	Signature      []byte                 `protobuf:"bytes,2,opt,name=signature,proto3" json:"signature,omitempty"`                                 // ASN.1 DER ECDSA P-256 signature over manifest_sha256
+	KeyId          []byte                 `protobuf:"bytes,3,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`                            // CKA_ID of the root signing key
+	KeyLabel       string                 `protobuf:"bytes,4,opt,name=key_label,json=keyLabel,proto3" json:"key_label,omitempty"`                   // "vsefab/root/sign"
+	PublicKey      []byte                 `protobuf:"bytes,5,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`                // PKIX DER of the root signing key; verifiers compare it with the root key they trust
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ManifestSignature) Reset() {
+	*x = ManifestSignature{}
+	mi := &file_manifest_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ManifestSignature) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ManifestSignature) ProtoMessage() {}
+
+func (x *ManifestSignature) ProtoReflect() protoreflect.Message {
+	mi := &file_manifest_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ManifestSignature.ProtoReflect.Descriptor instead.
+func (*ManifestSignature) Descriptor() ([]byte, []int) {
+	return file_manifest_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ManifestSignature) GetManifestSha256() []byte {
+	if x != nil {
+		return x.ManifestSha256
+	}
+	return nil
+}
+
+func (x *ManifestSignature) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+func (x *ManifestSignature) GetKeyId() []byte {
+	if x != nil {
+		return x.KeyId
+	}
+	return nil
+}
+
+func (x *ManifestSignature) GetKeyLabel() string {
+	if x != nil {
+		return x.KeyLabel
+	}
+	return ""
+}
+
+func (x *ManifestSignature) GetPublicKey() []byte {
+	if x != nil {
+		return x.PublicKey
+	}
+	return nil
+}
+
 var File_manifest_proto protoreflect.FileDescriptor
 
 const file_manifest_proto_rawDesc = "" +
@@ -352,7 +431,14 @@ const file_manifest_proto_rawDesc = "" +
 	"\talgorithm\x18\x06 \x01(\tR\talgorithm\"9\n" +
 	"\vInputDigest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
-	"\x06sha256\x18\x02 \x01(\fR\x06sha256*M\n" +
+	"\x06sha256\x18\x02 \x01(\fR\x06sha256\"\xad\x01\n" +
+	"\x11ManifestSignature\x12'\n" +
+	"\x0fmanifest_sha256\x18\x01 \x01(\fR\x0emanifestSha256\x12\x1c\n" +
+	"\tsignature\x18\x02 \x01(\fR\tsignature\x12\x15\n" +
+	"\x06key_id\x18\x03 \x01(\fR\x05keyId\x12\x1b\n" +
+	"\tkey_label\x18\x04 \x01(\tR\bkeyLabel\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x05 \x01(\fR\tpublicKey*M\n" +
 	"\aHsmKind\x12\x18\n" +
 	"\x14HSM_KIND_UNSPECIFIED\x10\x00\x12\b\n" +
 	"\x04TEST\x10\x01\x12\x0e\n" +
@@ -374,12 +460,13 @@ func file_manifest_proto_rawDescGZIP() []byte {
 }
 
 var file_manifest_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_manifest_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_manifest_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_manifest_proto_goTypes = []any{
-	(HsmKind)(0),        // 0: vsefab.v1.HsmKind
-	(*Manifest)(nil),    // 1: vsefab.v1.Manifest
-	(*KeyRecord)(nil),   // 2: vsefab.v1.KeyRecord
-	(*InputDigest)(nil), // 3: vsefab.v1.InputDigest
+	(HsmKind)(0),              // 0: vsefab.v1.HsmKind
+	(*Manifest)(nil),          // 1: vsefab.v1.Manifest
+	(*KeyRecord)(nil),         // 2: vsefab.v1.KeyRecord
+	(*InputDigest)(nil),       // 3: vsefab.v1.InputDigest
+	(*ManifestSignature)(nil), // 4: vsefab.v1.ManifestSignature
 }
 var file_manifest_proto_depIdxs = []int32{
 	0, // 0: vsefab.v1.Manifest.hsm_kind:type_name -> vsefab.v1.HsmKind
@@ -403,7 +490,7 @@ func file_manifest_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_manifest_proto_rawDesc), len(file_manifest_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   3,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
