@@ -83,7 +83,9 @@ func IsRV(err error, rv uint) bool {
 }
 
 var hints = map[uint]string{
-	pkcs11.CKR_PIN_INCORRECT:      "check the PIN; tokens lock the user after repeated failures",
+	pkcs11.CKR_PIN_INCORRECT: "the PIN, both custodians' halves together, is not the token's: " +
+		"both custodians enter their halves again (which half was wrong cannot be told); " +
+		"tokens lock the user after repeated failures",
 	pkcs11.CKR_PIN_LOCKED:         "the user PIN is locked: the security officer must unlock or reset it",
 	pkcs11.CKR_PIN_LEN_RANGE:      "the PIN is longer or shorter than the token accepts",
 	pkcs11.CKR_PIN_EXPIRED:        "the user PIN has expired: set a new one with the token's tools",

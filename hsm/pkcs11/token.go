@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"unsafe"
 
 	"github.com/miekg/pkcs11"
 )
@@ -128,21 +127,14 @@ func (t *Token) PINLen() (min, max uint) { return t.info.MinPinLen, t.info.MaxPi
 // lasts for the life of the Token. A token already logged in (CKR_USER_ALREADY_LOGGED_IN,
 // by this process) is success. Login does not keep pin and does not wipe it: the caller
 // wipes it.
-//
-// Limitation: miekg/pkcs11 copies the PIN into C memory for C_Login and frees it without
-// wiping; the PIN is not copied into Go memory.
 func (t *Token) Login(pin []byte) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
 		return &Error{Op: "C_Login", Token: t.label, Err: ErrClosed}
 	}
-	min, max := t.PINLen()
-	if max != 0 && max != pkcs11.CK_UNAVAILABLE_INFORMATION &&
-		(uint(len(pin)) < min || uint(len(pin)) > max) {
-		return &Error{Op: "C_Login", Token: t.label,
-			Err:  pkcs11.Error(pkcs11.CKR_PIN_LEN_RANGE),
-			Hint: fmt.Sprintf("the token takes PINs of %d to %d bytes", min, max)}
+	if err := checkPINLen(t.info, "user PIN", pin); err != nil {
+		return err
 	}
 	if !t.hasAnchor {
 		h, err := t.mod.ctx.OpenSession(t.slot, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
@@ -152,12 +144,7 @@ func (t *Token) Login(pin []byte) error {
 		t.anchor, t.hasAnchor = h, true
 	}
 
-	var s string
-	if len(pin) > 0 {
-		// A string over the caller's bytes, so no Go copy of the PIN outlives the call.
-		s = unsafe.String(unsafe.SliceData(pin), len(pin))
-	}
-	err := t.mod.ctx.Login(t.anchor, pkcs11.CKU_USER, s)
+	err := t.mod.ctx.Login(t.anchor, pkcs11.CKU_USER, pinString(pin))
 	if err == nil || IsRV(err, pkcs11.CKR_USER_ALREADY_LOGGED_IN) {
 		return nil
 	}

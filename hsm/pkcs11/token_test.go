@@ -167,7 +167,7 @@ func TestLogin(t *testing.T) {
 		t.Fatalf("wrong PIN: err = %v, want CKR_PIN_INCORRECT reachable with errors.As", err)
 	}
 	if !strings.Contains(err.Error(), "C_Login") || !strings.Contains(err.Error(), "vse-test") ||
-		!strings.Contains(err.Error(), "check the PIN") {
+		!strings.Contains(err.Error(), "both custodians enter their halves again") {
 		t.Errorf("wrong PIN: error should say what failed, where and what to do: %v", err)
 	}
 	if strings.Contains(err.Error(), "wrong-pin") {

@@ -49,7 +49,14 @@ type Token struct {
 // to take a mechanism away.
 func New(t testing.TB, label string, extraConf ...string) *Token {
 	t.Helper()
-	util := tool(t, "softhsm2-util")
+	return Empty(t, extraConf...).initToken(t, tool(t, "softhsm2-util"), label)
+}
+
+// Empty is New without the token: SoftHSM offers one uninitialized token, for tests of
+// token initialization. The result has no label and no PINs.
+func Empty(t testing.TB, extraConf ...string) *Token {
+	t.Helper()
+	tool(t, "softhsm2-util")
 	module := findModule(t)
 
 	root := t.TempDir()
@@ -70,8 +77,7 @@ func New(t testing.TB, label string, extraConf ...string) *Token {
 	}
 	t.Setenv("SOFTHSM2_CONF", conf)
 
-	base := &Token{Module: module, Conf: conf, Dir: dir, Env: environ(conf)}
-	return base.initToken(t, util, label)
+	return &Token{Module: module, Conf: conf, Dir: dir, Env: environ(conf)}
 }
 
 // Another initializes a second token, labelled label, in the same token directory and
