@@ -9,6 +9,7 @@ package emulator
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/hkdf"
@@ -99,6 +100,53 @@ func deriveKey(customer string, version uint32, role string) (red.Key, error) {
 		k.Value, k.PublicKey = v, pub
 		return k, nil
 	}
+}
+
+// rootKey is the emulator's root signing key, derived like every other emulator key.
+func rootKey() (*ecdsa.PrivateKey, []byte, error) {
+	id, err := derive("id", "root", 0, "sign", 16)
+	if err != nil {
+		return nil, nil, err
+	}
+	for try := 0; ; try++ {
+		v, err := derive("key", "root", 0, "sign/"+strconv.Itoa(try), 32)
+		if err != nil {
+			return nil, nil, err
+		}
+		priv, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), v)
+		clear(v)
+		if err == nil {
+			return priv, id, nil
+		}
+	}
+}
+
+// RootPublicKey is the emulator's root signing key (PKIX DER): the key that verifies
+// emulator manifests, and that production verification must never be given.
+func RootPublicKey() ([]byte, error) {
+	priv, _, err := rootKey()
+	if err != nil {
+		return nil, err
+	}
+	return x509.MarshalPKIXPublicKey(&priv.PublicKey)
+}
+
+// SignRoot signs digest with the emulator's root key. The signature is deterministic
+// (RFC 6979), so emulator builds stay reproducible.
+func (Emulator) SignRoot(_ context.Context, digest []byte) (*red.Signature, error) {
+	priv, id, err := rootKey()
+	if err != nil {
+		return nil, err
+	}
+	der, err := priv.Sign(nil, digest, crypto.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("emulator: root signature: %w", err)
+	}
+	pub, err := x509.MarshalPKIXPublicKey(&priv.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	return &red.Signature{DER: der, KeyID: id, Label: red.RootSignLabel, PublicKey: pub}, nil
 }
 
 // CustomerKEK returns the customer's key-encryption key. Exported for tests that open escrow

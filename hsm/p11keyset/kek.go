@@ -53,33 +53,52 @@ func (b *Backend) kek(ctx context.Context, s *p11.Session, customer string) (pkc
 			customer, label, b.tok.Label())
 	}
 
-	id, err := s.Random(idLen)
+	o, err := b.createKEK(s, label)
 	if err != nil {
 		return 0, err
+	}
+	b.log.InfoContext(ctx, "customer KEK created", "token", b.tok.Label(), "label", label,
+		"id", hex.EncodeToString(o.id))
+	return o.h, nil
+}
+
+// createKEK makes a key-encryption key labelled label and checks it; a KEK that fails its
+// check, or that another process made at the same time, is destroyed again.
+func (b *Backend) createKEK(s *p11.Session, label string) (object, error) {
+	id, err := s.Random(idLen)
+	if err != nil {
+		return object{}, err
 	}
 	h, err := s.Ctx().GenerateKey(s.Handle(),
 		[]*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_KEY_GEN, nil)}, template(kekKey(label, id, b.kwpPads)))
 	if err != nil {
-		return 0, s.Err("C_GenerateKey", label, err)
+		return object{}, s.Err("C_GenerateKey", label, err)
 	}
 	o := object{h: h, label: label, class: pkcs11.CKO_SECRET_KEY, id: id}
 	err = checkAttrs(s, h, o.String(), kekKey(label, id, b.kwpPads))
 	if err == nil {
-		// A KEK created by another process meanwhile makes two: keep neither of ours.
-		again, ferr := findLabel(s, label)
-		if ferr != nil {
-			err = ferr
-		} else if len(again) != 1 || again[0].h != h {
-			err = fmt.Errorf("%w: another %s appeared on token %s while this one was created; "+
-				"this one is destroyed: run again", p11.ErrAmbiguous, label, b.tok.Label())
-		}
+		err = b.single(s, o)
 	}
 	if err != nil {
-		return 0, errors.Join(err, b.rollback(s, []object{o}))
+		return object{}, errors.Join(err, b.rollback(s, []object{o}))
 	}
-	b.log.InfoContext(ctx, "customer KEK created", "token", b.tok.Label(), "label", label,
-		"id", hex.EncodeToString(id))
-	return h, nil
+	return o, nil
+}
+
+// single checks that o is the only object with its label: one made by another process
+// meanwhile makes two, and then neither is used.
+func (b *Backend) single(s *p11.Session, o object) error {
+	again, err := findLabel(s, o.label)
+	if err != nil {
+		return err
+	}
+	for _, a := range again {
+		if a.h != o.h && a.class == o.class {
+			return fmt.Errorf("%w: another %s appeared on token %s while this one was created; "+
+				"this one is destroyed: run again", p11.ErrAmbiguous, o.label, b.tok.Label())
+		}
+	}
+	return nil
 }
 
 // WrapForEscrow wraps plaintext under the customer's KEK with CKM_AES_KEY_WRAP_PAD, inside

@@ -22,4 +22,19 @@ type Backend interface {
 	// WrapForEscrow wraps plaintext under the customer's key-encryption key with RFC 5649
 	// key wrap with padding.
 	WrapForEscrow(ctx context.Context, customer string, plaintext []byte) ([]byte, error)
+
+	// SignRoot signs a SHA-256 digest with the root signing key, the key that endorses
+	// manifests.
+	SignRoot(ctx context.Context, digest []byte) (*Signature, error)
+}
+
+// RootSignLabel is the label of the root signing key.
+const RootSignLabel = "vsefab/root/sign"
+
+// Signature is an ECDSA P-256 signature made inside the HSM, with the key that made it.
+type Signature struct {
+	DER       []byte // ASN.1 DER (r, s)
+	KeyID     []byte // CKA_ID of the private key
+	Label     string
+	PublicKey []byte // PKIX DER
 }

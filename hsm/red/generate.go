@@ -1,8 +1,13 @@
 package red
 
 import (
+	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/sha256"
+	"crypto/x509"
+	"errors"
 	"fmt"
 
 	"google.golang.org/protobuf/proto"
@@ -22,6 +27,8 @@ type Output struct {
 	Sources  map[string][]byte // the keyset package, file name to Go source
 	Escrow   []byte            // the keyset wrapped under the customer's KEK (RFC 5649)
 	Manifest *vsefabpb.Manifest
+	// ManifestSig is the root signature over the manifest's deterministic binary encoding.
+	ManifestSig *vsefabpb.ManifestSignature
 }
 
 // Generate ensures the keyset of the request's (customer, keyset version) exists in the HSM
@@ -75,7 +82,66 @@ func Generate(ctx context.Context, b Backend, req Request) (*Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Output{Sources: srcs, Escrow: escrow, Manifest: m}, nil
+	sig, err := signManifest(ctx, b, m)
+	if err != nil {
+		return nil, err
+	}
+	return &Output{Sources: srcs, Escrow: escrow, Manifest: m, ManifestSig: sig}, nil
+}
+
+// MarshalManifest is the binary encoding of m that is written to disk and signed.
+func MarshalManifest(m *vsefabpb.Manifest) ([]byte, error) {
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("manifest of %s/%d: %w", m.GetCustomer(), m.GetKeysetVersion(), err)
+	}
+	return b, nil
+}
+
+// signManifest has the root signing key sign m, and checks the signature before returning
+// it: a signature that does not verify must not reach a customer.
+func signManifest(ctx context.Context, b Backend, m *vsefabpb.Manifest) (*vsefabpb.ManifestSignature, error) {
+	bin, err := MarshalManifest(m)
+	if err != nil {
+		return nil, err
+	}
+	digest := sha256.Sum256(bin)
+	s, err := b.SignRoot(ctx, digest[:])
+	if err != nil {
+		return nil, fmt.Errorf("signing the manifest of %s/%d: %w", m.GetCustomer(), m.GetKeysetVersion(), err)
+	}
+	sig := &vsefabpb.ManifestSignature{ManifestSha256: digest[:], Signature: s.DER, KeyId: s.KeyID,
+		KeyLabel: s.Label, PublicKey: s.PublicKey}
+	if err := VerifyManifest(bin, sig); err != nil {
+		return nil, fmt.Errorf("signing the manifest of %s/%d: the HSM's signature: %w",
+			m.GetCustomer(), m.GetKeysetVersion(), err)
+	}
+	return sig, nil
+}
+
+// ErrBadSignature: a manifest signature does not verify, or does not cover the manifest.
+var ErrBadSignature = errors.New("manifest signature does not verify")
+
+// VerifyManifest checks that sig covers exactly bin and verifies under the public key sig
+// names. Whether that key is the root a verifier trusts is the verifier's question.
+func VerifyManifest(bin []byte, sig *vsefabpb.ManifestSignature) error {
+	digest := sha256.Sum256(bin)
+	if !bytes.Equal(digest[:], sig.GetManifestSha256()) {
+		return fmt.Errorf("%w: it was made over another manifest (SHA-256 %x, this one is %x)",
+			ErrBadSignature, sig.GetManifestSha256(), digest)
+	}
+	pub, err := x509.ParsePKIXPublicKey(sig.GetPublicKey())
+	if err != nil {
+		return fmt.Errorf("%w: signer's public key: %w", ErrBadSignature, err)
+	}
+	ec, ok := pub.(*ecdsa.PublicKey)
+	if !ok || ec.Curve != elliptic.P256() {
+		return fmt.Errorf("%w: signer's key is %T, want ECDSA P-256", ErrBadSignature, pub)
+	}
+	if !ecdsa.VerifyASN1(ec, digest[:], sig.GetSignature()) {
+		return fmt.Errorf("%w under key %s (id %x)", ErrBadSignature, sig.GetKeyLabel(), sig.GetKeyId())
+	}
+	return nil
 }
 
 // checkKeyset refuses a keyset the backend returned for something other than what was asked,

@@ -63,8 +63,15 @@ func CheckCustomer(name string) error {
 		return fmt.Errorf("customer name %q: use 1 to 63 characters from a-z, 0-9 and '_', "+
 			"starting with a letter", name)
 	}
+	if Reserved[name] {
+		return fmt.Errorf("customer name %q is reserved: the HSM's long-term keys are labelled "+
+			"vsefab/%s/...; choose another name", name, name)
+	}
 	return nil
 }
+
+// Reserved are names no customer may have, since the long-term keys' labels use them.
+var Reserved = map[string]bool{"root": true, "audit": true}
 
 // Label is the HSM object label of a keyset key.
 func Label(customer string, version uint32, role string) string {
