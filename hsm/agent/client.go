@@ -84,7 +84,11 @@ func (c Client) Generate(ctx context.Context, req *vsefabpb.GenerateRequest) (*r
 	if g == nil || g.GetManifest() == nil {
 		return nil, fmt.Errorf("agent socket %s: answer to generate holds no manifest", c.Socket)
 	}
-	out := &red.Output{Sources: map[string][]byte{}, Escrow: g.GetEscrow(), Manifest: g.GetManifest()}
+	if g.GetManifestSignature() == nil {
+		return nil, fmt.Errorf("agent socket %s: answer to generate holds no manifest signature", c.Socket)
+	}
+	out := &red.Output{Sources: map[string][]byte{}, Escrow: g.GetEscrow(), Manifest: g.GetManifest(),
+		ManifestSig: g.GetManifestSignature()}
 	for _, f := range g.GetSources() {
 		out.Sources[f.GetName()] = f.GetContent()
 	}

@@ -8,12 +8,15 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/vsefab/vsefab/hsm/red"
+	"github.com/vsefab/vsefab/internal/audit"
 	"github.com/vsefab/vsefab/internal/config"
 	"github.com/vsefab/vsefab/proto/vsefabpb"
 )
@@ -23,11 +26,47 @@ type Server struct {
 	Backend red.Backend
 	Log     *slog.Logger
 
+	// Policy limits what is served; nil serves every valid request.
+	Policy *Policy
+
+	// Audit, when set, receives one record per request, refusals included. A record that
+	// cannot be written fails the request: nothing is served that the log does not show.
+	Audit Auditor
+
+	// Token and Module name the HSM the backend is on, for production builds that ask for
+	// a particular one.
+	Token, Module string
+
 	// RequestTimeout bounds one request's HSM work; zero means two minutes.
 	RequestTimeout time.Duration
 
 	served atomic.Uint64
 	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	started int // generate requests admitted under Policy.MaxBuilds, not failed
+}
+
+// Policy is what a production window allows.
+type Policy struct {
+	// Production marks the agent as serving a production window under dual control; builds
+	// with --config=prod are refused by any other.
+	Production bool
+	// Until ends the window; zero means no end.
+	Until time.Time
+	// Customers are the only customers served; empty means all.
+	Customers map[string]bool
+	// MaxBuilds is how many generate requests may succeed; zero means no limit. Exhausted is
+	// called once the last one has.
+	MaxBuilds int
+	Exhausted func()
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Auditor takes the agent's audit records; *audit.Writer is one.
+type Auditor interface {
+	Append(audit.Record) error
 }
 
 // Listen makes the agent's socket at path, readable and writable by this user only. A path
@@ -182,38 +221,141 @@ func (s *Server) handle(ctx context.Context, c net.Conn) {
 func (s *Server) answer(ctx context.Context, req *vsefabpb.AgentRequest) *vsefabpb.AgentResponse {
 	switch r := req.Request.(type) {
 	case *vsefabpb.AgentRequest_Status:
+		rec := audit.Record{Operation: "status", Result: audit.OK}
+		if err := s.audit(rec); err != nil {
+			return errorResponse(err.Error())
+		}
 		return &vsefabpb.AgentResponse{Response: &vsefabpb.AgentResponse_Status{
 			Status: &vsefabpb.StatusResponse{
 				HsmUri: s.Backend.URI(), HsmKind: s.Backend.Kind(), RequestsServed: s.served.Load(),
+				Production: s.Policy != nil && s.Policy.Production,
 			},
 		}}
 	case *vsefabpb.AgentRequest_Generate:
 		return s.generate(ctx, r.Generate)
 	default:
+		rec := audit.Record{Operation: "unknown", Result: audit.Refused, Reason: "unknown request"}
+		if err := s.audit(rec); err != nil {
+			return errorResponse(err.Error())
+		}
 		return errorResponse("unknown request: this agent answers generate and status")
 	}
+}
+
+// audit appends rec when the server keeps an audit log.
+func (s *Server) audit(rec audit.Record) error {
+	if s.Audit == nil {
+		return nil
+	}
+	if err := s.Audit.Append(rec); err != nil {
+		s.Log.Error("audit record not written; request refused", "op", rec.Operation, "err", err)
+		return fmt.Errorf("the agent could not write its audit log, so it serves nothing: %w", err)
+	}
+	return nil
+}
+
+// admit applies the policy to a generate request. On success the request holds one of the
+// window's builds until release says whether it was used.
+func (s *Server) admit(g *vsefabpb.GenerateRequest) (release func(ok bool), err error) {
+	none := func(bool) {}
+	if g.GetProduction() {
+		if s.Policy == nil || !s.Policy.Production {
+			return nil, errors.New("this build is --config=prod, but the agent serves no production " +
+				"window: the custodians start one with vsefab agent --production")
+		}
+		if g.GetExpectToken() != s.Token || g.GetExpectModule() != s.Module {
+			return nil, fmt.Errorf("this build wants token %q of module %s, but the agent serves "+
+				"token %q of module %s: fix --//hsm:prod_token and --//hsm:prod_module, or start "+
+				"the agent on that token", g.GetExpectToken(), g.GetExpectModule(), s.Token, s.Module)
+		}
+	}
+	p := s.Policy
+	if p == nil {
+		return none, nil
+	}
+	now := time.Now
+	if p.Now != nil {
+		now = p.Now
+	}
+	if !p.Until.IsZero() && !now().Before(p.Until) {
+		return nil, fmt.Errorf("window: the production window closed at %s", p.Until.UTC().Format(time.RFC3339))
+	}
+	if c := g.GetConfig().GetCustomer(); len(p.Customers) > 0 && !p.Customers[c] {
+		return nil, fmt.Errorf("customers: customer %q is not in this window's customers (%s)", c, customerList(p.Customers))
+	}
+	if p.MaxBuilds == 0 {
+		return none, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started >= p.MaxBuilds {
+		return nil, fmt.Errorf("max-builds: this window's %d builds are used", p.MaxBuilds)
+	}
+	s.started++
+	return func(ok bool) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if !ok {
+			s.started--
+			return
+		}
+		if s.served.Load() >= uint64(p.MaxBuilds) && p.Exhausted != nil {
+			p.Exhausted()
+		}
+	}, nil
+}
+
+func customerList(m map[string]bool) string {
+	l := make([]string, 0, len(m))
+	for c := range m {
+		l = append(l, c)
+	}
+	slices.Sort(l)
+	return strings.Join(l, ",")
 }
 
 func (s *Server) generate(ctx context.Context, g *vsefabpb.GenerateRequest) *vsefabpb.AgentResponse {
 	cfg := g.GetConfig()
 	log := s.Log.With("op", "generate", "customer", cfg.GetCustomer(),
 		"keyset_version", cfg.GetKeysetVersion(), "target", g.GetBazelTarget())
+	rec := audit.Record{Operation: "generate", Customer: cfg.GetCustomer(),
+		KeysetVersion: cfg.GetKeysetVersion(), BazelTarget: g.GetBazelTarget()}
+	refuse := func(result audit.Result, err error) *vsefabpb.AgentResponse {
+		log.Warn(string(result), "err", err)
+		rec.Result, rec.Reason = result, err.Error()
+		if aerr := s.audit(rec); aerr != nil {
+			return errorResponse(aerr.Error())
+		}
+		return errorResponse(err.Error())
+	}
 	log.Info("generating")
 	if err := config.Validate(cfg); err != nil {
-		log.Warn("refused", "err", err)
-		return errorResponse(err.Error())
+		return refuse(audit.Refused, err)
+	}
+	release, err := s.admit(g)
+	if err != nil {
+		return refuse(audit.Refused, fmt.Errorf("refused by the agent's policy: %w", err))
 	}
 	out, err := red.Generate(ctx, s.Backend, red.Request{
 		Config: cfg, ConfigDigest: g.GetConfigDigest(), Generator: g.GetGenerator(),
 	})
 	if err != nil {
-		log.Warn("failed", "err", err)
+		release(false)
+		return refuse(audit.Failed, err)
+	}
+	for _, k := range out.Manifest.GetKeys() {
+		rec.KeyIDs = append(rec.KeyIDs, k.GetKeyId())
+	}
+	rec.Result = audit.OK
+	if err := s.audit(rec); err != nil {
+		release(false)
 		return errorResponse(err.Error())
 	}
 	s.served.Add(1)
+	release(true)
 	log.Info("generated", "firmware_id", out.Manifest.GetFirmwareId())
 
-	resp := &vsefabpb.GenerateResponse{Escrow: out.Escrow, Manifest: out.Manifest}
+	resp := &vsefabpb.GenerateResponse{Escrow: out.Escrow, Manifest: out.Manifest, ManifestSignature: out.ManifestSig}
 	for _, name := range red.SourceFiles {
 		resp.Sources = append(resp.Sources, &vsefabpb.SourceFile{Name: name, Content: out.Sources[name]})
 	}

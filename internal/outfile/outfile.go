@@ -28,20 +28,33 @@ func (s *Set) Add(path string, data []byte) {
 	s.files = append(s.files, file{path, data})
 }
 
+// RefuseExisting is Commit's check alone: an error for the first of paths that exists, or
+// that is named twice. Callers run it before work that could not be repeated.
+func RefuseExisting(paths ...string) error {
+	seen := map[string]bool{}
+	for _, p := range paths {
+		if seen[p] {
+			return fmt.Errorf("output %s is named twice", p)
+		}
+		seen[p] = true
+		if _, err := os.Lstat(p); err == nil {
+			return fmt.Errorf("output %s exists: refusing to overwrite it; move it away first", p)
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("output %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
 // Commit writes every queued file, or none. Existing targets are refused before anything is
 // written.
 func (s *Set) Commit() (err error) {
-	seen := map[string]bool{}
-	for _, f := range s.files {
-		if seen[f.path] {
-			return fmt.Errorf("output %s is named twice", f.path)
-		}
-		seen[f.path] = true
-		if _, err := os.Lstat(f.path); err == nil {
-			return fmt.Errorf("output %s exists: refusing to overwrite it; move it away first", f.path)
-		} else if !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("output %s: %w", f.path, err)
-		}
+	paths := make([]string, len(s.files))
+	for i, f := range s.files {
+		paths[i] = f.path
+	}
+	if err := RefuseExisting(paths...); err != nil {
+		return err
 	}
 
 	var temps, dirs []string

@@ -112,11 +112,16 @@ func (*AgentRequest_Generate) isAgentRequest_Request() {}
 func (*AgentRequest_Status) isAgentRequest_Request() {}
 
 type GenerateRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Config        *CustomerConfig        `protobuf:"bytes,1,opt,name=config,proto3" json:"config,omitempty"`
-	ConfigDigest  []byte                 `protobuf:"bytes,2,opt,name=config_digest,json=configDigest,proto3" json:"config_digest,omitempty"` // SHA-256 of the config file as the client read it
-	Generator     string                 `protobuf:"bytes,3,opt,name=generator,proto3" json:"generator,omitempty"`                           // name and version of the client
-	BazelTarget   string                 `protobuf:"bytes,4,opt,name=bazel_target,json=bazelTarget,proto3" json:"bazel_target,omitempty"`    // for the agent's log and audit trail
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Config       *CustomerConfig        `protobuf:"bytes,1,opt,name=config,proto3" json:"config,omitempty"`
+	ConfigDigest []byte                 `protobuf:"bytes,2,opt,name=config_digest,json=configDigest,proto3" json:"config_digest,omitempty"` // SHA-256 of the config file as the client read it
+	Generator    string                 `protobuf:"bytes,3,opt,name=generator,proto3" json:"generator,omitempty"`                           // name and version of the client
+	BazelTarget  string                 `protobuf:"bytes,4,opt,name=bazel_target,json=bazelTarget,proto3" json:"bazel_target,omitempty"`    // for the agent's log and audit trail
+	// Set by builds with --config=prod: the agent refuses unless it serves a production window
+	// on exactly this token of this module.
+	Production    bool   `protobuf:"varint,5,opt,name=production,proto3" json:"production,omitempty"`
+	ExpectToken   string `protobuf:"bytes,6,opt,name=expect_token,json=expectToken,proto3" json:"expect_token,omitempty"`    // token label
+	ExpectModule  string `protobuf:"bytes,7,opt,name=expect_module,json=expectModule,proto3" json:"expect_module,omitempty"` // PKCS#11 module path
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -179,13 +184,35 @@ func (x *GenerateRequest) GetBazelTarget() string {
 	return ""
 }
 
+func (x *GenerateRequest) GetProduction() bool {
+	if x != nil {
+		return x.Production
+	}
+	return false
+}
+
+func (x *GenerateRequest) GetExpectToken() string {
+	if x != nil {
+		return x.ExpectToken
+	}
+	return ""
+}
+
+func (x *GenerateRequest) GetExpectModule() string {
+	if x != nil {
+		return x.ExpectModule
+	}
+	return ""
+}
+
 type GenerateResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Sources       []*SourceFile          `protobuf:"bytes,1,rep,name=sources,proto3" json:"sources,omitempty"`
-	Escrow        []byte                 `protobuf:"bytes,2,opt,name=escrow,proto3" json:"escrow,omitempty"`
-	Manifest      *Manifest              `protobuf:"bytes,3,opt,name=manifest,proto3" json:"manifest,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	Sources           []*SourceFile          `protobuf:"bytes,1,rep,name=sources,proto3" json:"sources,omitempty"`
+	Escrow            []byte                 `protobuf:"bytes,2,opt,name=escrow,proto3" json:"escrow,omitempty"`
+	Manifest          *Manifest              `protobuf:"bytes,3,opt,name=manifest,proto3" json:"manifest,omitempty"`
+	ManifestSignature *ManifestSignature     `protobuf:"bytes,4,opt,name=manifest_signature,json=manifestSignature,proto3" json:"manifest_signature,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *GenerateResponse) Reset() {
@@ -235,6 +262,13 @@ func (x *GenerateResponse) GetEscrow() []byte {
 func (x *GenerateResponse) GetManifest() *Manifest {
 	if x != nil {
 		return x.Manifest
+	}
+	return nil
+}
+
+func (x *GenerateResponse) GetManifestSignature() *ManifestSignature {
+	if x != nil {
+		return x.ManifestSignature
 	}
 	return nil
 }
@@ -332,6 +366,7 @@ type StatusResponse struct {
 	HsmUri         string                 `protobuf:"bytes,1,opt,name=hsm_uri,json=hsmUri,proto3" json:"hsm_uri,omitempty"`
 	HsmKind        HsmKind                `protobuf:"varint,2,opt,name=hsm_kind,json=hsmKind,proto3,enum=vsefab.v1.HsmKind" json:"hsm_kind,omitempty"`
 	RequestsServed uint64                 `protobuf:"varint,3,opt,name=requests_served,json=requestsServed,proto3" json:"requests_served,omitempty"`
+	Production     bool                   `protobuf:"varint,4,opt,name=production,proto3" json:"production,omitempty"` // serving a production window under dual control
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -385,6 +420,13 @@ func (x *StatusResponse) GetRequestsServed() uint64 {
 		return x.RequestsServed
 	}
 	return 0
+}
+
+func (x *StatusResponse) GetProduction() bool {
+	if x != nil {
+		return x.Production
+	}
+	return false
 }
 
 type AgentResponse struct {
@@ -537,25 +579,34 @@ const file_agent_proto_rawDesc = "" +
 	"\fAgentRequest\x128\n" +
 	"\bgenerate\x18\x01 \x01(\v2\x1a.vsefab.v1.GenerateRequestH\x00R\bgenerate\x122\n" +
 	"\x06status\x18\x02 \x01(\v2\x18.vsefab.v1.StatusRequestH\x00R\x06statusB\t\n" +
-	"\arequest\"\xaa\x01\n" +
+	"\arequest\"\x92\x02\n" +
 	"\x0fGenerateRequest\x121\n" +
 	"\x06config\x18\x01 \x01(\v2\x19.vsefab.v1.CustomerConfigR\x06config\x12#\n" +
 	"\rconfig_digest\x18\x02 \x01(\fR\fconfigDigest\x12\x1c\n" +
 	"\tgenerator\x18\x03 \x01(\tR\tgenerator\x12!\n" +
-	"\fbazel_target\x18\x04 \x01(\tR\vbazelTarget\"\x8c\x01\n" +
+	"\fbazel_target\x18\x04 \x01(\tR\vbazelTarget\x12\x1e\n" +
+	"\n" +
+	"production\x18\x05 \x01(\bR\n" +
+	"production\x12!\n" +
+	"\fexpect_token\x18\x06 \x01(\tR\vexpectToken\x12#\n" +
+	"\rexpect_module\x18\a \x01(\tR\fexpectModule\"\xd9\x01\n" +
 	"\x10GenerateResponse\x12/\n" +
 	"\asources\x18\x01 \x03(\v2\x15.vsefab.v1.SourceFileR\asources\x12\x16\n" +
 	"\x06escrow\x18\x02 \x01(\fR\x06escrow\x12/\n" +
-	"\bmanifest\x18\x03 \x01(\v2\x13.vsefab.v1.ManifestR\bmanifest\":\n" +
+	"\bmanifest\x18\x03 \x01(\v2\x13.vsefab.v1.ManifestR\bmanifest\x12K\n" +
+	"\x12manifest_signature\x18\x04 \x01(\v2\x1c.vsefab.v1.ManifestSignatureR\x11manifestSignature\":\n" +
 	"\n" +
 	"SourceFile\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\acontent\x18\x02 \x01(\fR\acontent\"\x0f\n" +
-	"\rStatusRequest\"\x81\x01\n" +
+	"\rStatusRequest\"\xa1\x01\n" +
 	"\x0eStatusResponse\x12\x17\n" +
 	"\ahsm_uri\x18\x01 \x01(\tR\x06hsmUri\x12-\n" +
 	"\bhsm_kind\x18\x02 \x01(\x0e2\x12.vsefab.v1.HsmKindR\ahsmKind\x12'\n" +
-	"\x0frequests_served\x18\x03 \x01(\x04R\x0erequestsServed\"\xba\x01\n" +
+	"\x0frequests_served\x18\x03 \x01(\x04R\x0erequestsServed\x12\x1e\n" +
+	"\n" +
+	"production\x18\x04 \x01(\bR\n" +
+	"production\"\xba\x01\n" +
 	"\rAgentResponse\x129\n" +
 	"\bgenerate\x18\x01 \x01(\v2\x1b.vsefab.v1.GenerateResponseH\x00R\bgenerate\x123\n" +
 	"\x06status\x18\x02 \x01(\v2\x19.vsefab.v1.StatusResponseH\x00R\x06status\x12-\n" +
@@ -580,17 +631,18 @@ func file_agent_proto_rawDescGZIP() []byte {
 
 var file_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_agent_proto_goTypes = []any{
-	(*AgentRequest)(nil),     // 0: vsefab.v1.AgentRequest
-	(*GenerateRequest)(nil),  // 1: vsefab.v1.GenerateRequest
-	(*GenerateResponse)(nil), // 2: vsefab.v1.GenerateResponse
-	(*SourceFile)(nil),       // 3: vsefab.v1.SourceFile
-	(*StatusRequest)(nil),    // 4: vsefab.v1.StatusRequest
-	(*StatusResponse)(nil),   // 5: vsefab.v1.StatusResponse
-	(*AgentResponse)(nil),    // 6: vsefab.v1.AgentResponse
-	(*AgentError)(nil),       // 7: vsefab.v1.AgentError
-	(*CustomerConfig)(nil),   // 8: vsefab.v1.CustomerConfig
-	(*Manifest)(nil),         // 9: vsefab.v1.Manifest
-	(HsmKind)(0),             // 10: vsefab.v1.HsmKind
+	(*AgentRequest)(nil),      // 0: vsefab.v1.AgentRequest
+	(*GenerateRequest)(nil),   // 1: vsefab.v1.GenerateRequest
+	(*GenerateResponse)(nil),  // 2: vsefab.v1.GenerateResponse
+	(*SourceFile)(nil),        // 3: vsefab.v1.SourceFile
+	(*StatusRequest)(nil),     // 4: vsefab.v1.StatusRequest
+	(*StatusResponse)(nil),    // 5: vsefab.v1.StatusResponse
+	(*AgentResponse)(nil),     // 6: vsefab.v1.AgentResponse
+	(*AgentError)(nil),        // 7: vsefab.v1.AgentError
+	(*CustomerConfig)(nil),    // 8: vsefab.v1.CustomerConfig
+	(*Manifest)(nil),          // 9: vsefab.v1.Manifest
+	(*ManifestSignature)(nil), // 10: vsefab.v1.ManifestSignature
+	(HsmKind)(0),              // 11: vsefab.v1.HsmKind
 }
 var file_agent_proto_depIdxs = []int32{
 	1,  // 0: vsefab.v1.AgentRequest.generate:type_name -> vsefab.v1.GenerateRequest
@@ -598,15 +650,16 @@ var file_agent_proto_depIdxs = []int32{
 	8,  // 2: vsefab.v1.GenerateRequest.config:type_name -> vsefab.v1.CustomerConfig
 	3,  // 3: vsefab.v1.GenerateResponse.sources:type_name -> vsefab.v1.SourceFile
 	9,  // 4: vsefab.v1.GenerateResponse.manifest:type_name -> vsefab.v1.Manifest
-	10, // 5: vsefab.v1.StatusResponse.hsm_kind:type_name -> vsefab.v1.HsmKind
-	2,  // 6: vsefab.v1.AgentResponse.generate:type_name -> vsefab.v1.GenerateResponse
-	5,  // 7: vsefab.v1.AgentResponse.status:type_name -> vsefab.v1.StatusResponse
-	7,  // 8: vsefab.v1.AgentResponse.error:type_name -> vsefab.v1.AgentError
-	9,  // [9:9] is the sub-list for method output_type
-	9,  // [9:9] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	10, // 5: vsefab.v1.GenerateResponse.manifest_signature:type_name -> vsefab.v1.ManifestSignature
+	11, // 6: vsefab.v1.StatusResponse.hsm_kind:type_name -> vsefab.v1.HsmKind
+	2,  // 7: vsefab.v1.AgentResponse.generate:type_name -> vsefab.v1.GenerateResponse
+	5,  // 8: vsefab.v1.AgentResponse.status:type_name -> vsefab.v1.StatusResponse
+	7,  // 9: vsefab.v1.AgentResponse.error:type_name -> vsefab.v1.AgentError
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_agent_proto_init() }

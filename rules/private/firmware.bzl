@@ -22,6 +22,7 @@ def _vse_secrets_impl(ctx):
     escrow = ctx.actions.declare_file(ctx.label.name + "/escrow.bin")
     manifest = ctx.actions.declare_file(ctx.label.name + "/manifest.pb")
     manifest_json = ctx.actions.declare_file(ctx.label.name + "/manifest.json")
+    manifest_sig = ctx.actions.declare_file(ctx.label.name + "/manifest.sig")
     log = ctx.actions.declare_file(ctx.label.name + "/gen.log")
 
     args = ctx.actions.args()
@@ -31,19 +32,24 @@ def _vse_secrets_impl(ctx):
     if hsm.agent_socket:
         args.add("--agent", hsm.agent_socket)
         args.add("--target", str(ctx.label))
+        if hsm.production:
+            args.add("--production")
+            args.add("--expect-token", hsm.production.token)
+            args.add("--expect-module", hsm.production.module)
     else:
         args.add("--hsm", hsm.uri)
     args.add("--out-dir", srcs[0].dirname)
     args.add("--escrow", escrow)
     args.add("--manifest", manifest)
     args.add("--manifest-json", manifest_json)
+    args.add("--manifest-sig", manifest_sig)
     args.add("--log", log)
 
     ctx.actions.run(
         executable = ctx.executable._vsefab,
         arguments = [args],
         inputs = [customer.config],
-        outputs = srcs + [escrow, manifest, manifest_json, log],
+        outputs = srcs + [escrow, manifest, manifest_json, manifest_sig, log],
         mnemonic = "VseGen",
         progress_message = "Generating the keyset of %s (%s) with HSM %s" % (
             customer.customer,
@@ -54,13 +60,14 @@ def _vse_secrets_impl(ctx):
     )
 
     return [
-        DefaultInfo(files = depset(srcs + [escrow, manifest, manifest_json, log])),
+        DefaultInfo(files = depset(srcs + [escrow, manifest, manifest_json, manifest_sig, log])),
         OutputGroupInfo(go_srcs = depset(srcs)),
         VseSecretsInfo(
             srcs = srcs,
             escrow = escrow,
             manifest = manifest,
             manifest_json = manifest_json,
+            manifest_sig = manifest_sig,
             log = log,
         ),
     ]
@@ -89,6 +96,7 @@ vse_secrets = rule(
 _SECRETS_OUTPUTS = {
     "manifest.pb": "manifest",
     "manifest.json": "manifest_json",
+    "manifest.sig": "manifest_sig",
     "escrow.bin": "escrow",
     "gen.log": "log",
 }
@@ -155,7 +163,8 @@ def vse_firmware(name, customer = None, visibility = None, tags = None, **kwargs
 
     Creates these targets:
       <name>:         the firmware: lib<name>.so, <name>.h (its C ABI), <name>.manifest.pb,
-                      <name>.manifest.json, <name>.escrow.bin and <name>.gen.log;
+                      <name>.manifest.json, <name>.manifest.sig (the root signature),
+                      <name>.escrow.bin and <name>.gen.log;
                       provides VseFirmwareInfo
       <name>_secrets: the secrets action (vsefab gen under the HSM toolchain)
       <name>_keyset:  the generated keyset package, as a go_library

@@ -11,9 +11,10 @@ VseCustomerInfo = provider(
 VseHsmInfo = provider(
     doc = "The HSM a toolchain of type //hsm:toolchain_type gives the secrets action.",
     fields = {
-        "kind": "string: \"emulator\" or \"agent\"",
+        "kind": "string: \"emulator\", \"agent\" or \"production\"",
         "uri": "string: how vsefab gen names an in-process HSM (its --hsm flag); None for an agent",
-        "agent_socket": "string: the agent's unix socket, for kind \"agent\"; empty otherwise",
+        "agent_socket": "string: the agent's unix socket, for kinds \"agent\" and \"production\"; empty otherwise",
+        "production": "struct(token, module) for kind \"production\": the token the agent must serve; None otherwise",
         "execution_requirements": "dict: execution requirements of actions that use this HSM",
     },
 )
@@ -25,6 +26,7 @@ VseSecretsInfo = provider(
         "escrow": "File: the keyset wrapped under the customer's KEK (RFC 5649)",
         "manifest": "File: the manifest, binary protobuf",
         "manifest_json": "File: the manifest, JSON",
+        "manifest_sig": "File: the root signature over the binary manifest",
         "log": "File: the step log of vsefab gen",
     },
 )
@@ -37,6 +39,7 @@ VseFirmwareInfo = provider(
         "header": "File: the C header of the firmware's ABI",
         "manifest": "File: the manifest, binary protobuf",
         "manifest_json": "File: the manifest, JSON",
+        "manifest_sig": "File: the root signature over the binary manifest",
         "escrow": "File: the escrow data file",
         "log": "File: the step log of the secrets action",
     },

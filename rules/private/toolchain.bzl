@@ -14,6 +14,13 @@ _KINDS = {
         "no-remote": "1",
         "no-cache": "1",
     }),
+    # The production HSM behind an agent serving a production window. As "agent", and the
+    # action names the token it must get its secrets from, so a build cannot be served by a
+    # test token's agent listening on the same socket.
+    "production": struct(uri = None, execution_requirements = {
+        "no-remote": "1",
+        "no-cache": "1",
+    }),
 }
 
 def _vse_hsm_toolchain_impl(ctx):
@@ -25,7 +32,20 @@ def _vse_hsm_toolchain_impl(ctx):
             ", ".join(sorted(_KINDS.keys())),
         ))
     socket = ""
-    if ctx.attr.kind == "agent":
+    production = None
+    if ctx.attr.kind == "production":
+        token = ctx.attr._prod_token[BuildSettingInfo].value
+        module = ctx.attr._prod_module[BuildSettingInfo].value
+        if not token or not module.startswith("/"):
+            fail(("--config=prod needs the production token's label and its PKCS#11 module's " +
+                  "absolute path: set --%s=LABEL and --%s=/path/to/module.so (got %r and %r)") % (
+                ctx.attr._prod_token.label,
+                ctx.attr._prod_module.label,
+                token,
+                module,
+            ))
+        production = struct(token = token, module = module)
+    if ctx.attr.kind in ("agent", "production"):
         socket = ctx.attr._agent_socket[BuildSettingInfo].value
         if not socket.startswith("/"):
             fail("--%s=%r: the agent socket must be an absolute path, the one given to vsefab agent --socket" % (
@@ -37,6 +57,7 @@ def _vse_hsm_toolchain_impl(ctx):
         uri = kind.uri,
         agent_socket = socket,
         execution_requirements = kind.execution_requirements,
+        production = production,
     ))]
 
 vse_hsm_toolchain = rule(
@@ -45,11 +66,14 @@ vse_hsm_toolchain = rule(
     attrs = {
         "kind": attr.string(
             mandatory = True,
-            doc = "Which HSM: \"emulator\" (deterministic test keys, the default toolchain), or " +
+            doc = "Which HSM: \"emulator\" (deterministic test keys, the default toolchain), " +
                   "\"agent\" (a token served by a running vsefab agent, whose socket is the " +
-                  "build setting //hsm:agent_socket).",
+                  "build setting //hsm:agent_socket), or \"production\" (an agent serving a " +
+                  "production window on the token //hsm:prod_token of module //hsm:prod_module).",
         ),
         "_agent_socket": attr.label(default = Label("//hsm:agent_socket")),
+        "_prod_module": attr.label(default = Label("//hsm:prod_module")),
+        "_prod_token": attr.label(default = Label("//hsm:prod_token")),
     },
     provides = [platform_common.ToolchainInfo],
 )

@@ -177,7 +177,7 @@ func gen(t *testing.T, a *testAgent, dir, customer string, version uint32) (stri
 	}
 	cmd := exec.Command(vsefabTool(t), "gen", "--config", cfg, "--customer", customer, "--agent", a.socket,
 		"--out-dir", out, "--escrow", out+"/escrow.bin", "--manifest", out+"/manifest.pb",
-		"--manifest-json", out+"/manifest.json")
+		"--manifest-json", out+"/manifest.json", "--manifest-sig", out+"/manifest.sig")
 	b, err := cmd.CombinedOutput()
 	if err != nil {
 		if ee, ok := err.(*exec.ExitError); ok {

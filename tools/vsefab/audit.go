@@ -60,7 +60,7 @@ func runAuditVerify(_ context.Context, args []string, stdout, stderr io.Writer) 
 		return errors.New("flag --public-key is required (see vsefab audit verify --help)")
 	}
 
-	pub, err := readPublicKey(*keyPath)
+	pub, err := readPublicKey("--public-key", *keyPath)
 	if err != nil {
 		return err
 	}
@@ -82,22 +82,22 @@ func runAuditVerify(_ context.Context, args []string, stdout, stderr io.Writer) 
 }
 
 // readPublicKey reads a PKIX public key, PEM ("PUBLIC KEY") or DER.
-func readPublicKey(path string) (crypto.PublicKey, error) {
+func readPublicKey(flag, path string) (crypto.PublicKey, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("--public-key: %w", err)
+		return nil, fmt.Errorf("%s: %w", flag, err)
 	}
 	der := data
 	if block, _ := pem.Decode(data); block != nil {
 		if block.Type != "PUBLIC KEY" {
-			return nil, fmt.Errorf("--public-key %s: a PEM %q block; give a PUBLIC KEY", path,
+			return nil, fmt.Errorf("%s %s: a PEM %q block; give a PUBLIC KEY", flag, path,
 				block.Type)
 		}
 		der = block.Bytes
 	}
 	pub, err := x509.ParsePKIXPublicKey(der)
 	if err != nil {
-		return nil, fmt.Errorf("--public-key %s: not a PKIX public key in PEM or DER: %w", path,
+		return nil, fmt.Errorf("%s %s: not a PKIX public key in PEM or DER: %w", flag, path,
 			err)
 	}
 	return pub, nil

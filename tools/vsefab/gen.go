@@ -36,12 +36,17 @@ func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	escrowPath := fs.String("escrow", "", "output: keyset wrapped under the customer KEK (RFC 5649); required")
 	manifestPath := fs.String("manifest", "", "output: manifest, binary protobuf; required")
 	manifestJSON := fs.String("manifest-json", "", "output: manifest, JSON; required")
+	manifestSig := fs.String("manifest-sig", "", "output: root signature over the binary manifest (vsefab.v1.ManifestSignature); required")
+	production := fs.Bool("production", false, "the build is --config=prod: the agent must serve a production window on --expect-token of --expect-module")
+	expectToken := fs.String("expect-token", "", "with --production: label of the production token")
+	expectModule := fs.String("expect-module", "", "with --production: path of the production PKCS#11 module")
 	logPath := fs.String("log", "", "output: copy of the step log (optional)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	for name, v := range map[string]string{"--config": *cfgPath, "--out-dir": *outDir,
-		"--escrow": *escrowPath, "--manifest": *manifestPath, "--manifest-json": *manifestJSON} {
+		"--escrow": *escrowPath, "--manifest": *manifestPath, "--manifest-json": *manifestJSON,
+		"--manifest-sig": *manifestSig} {
 		if v == "" {
 			return fmt.Errorf("flag %s is required (see vsefab gen --help)", name)
 		}
@@ -62,6 +67,10 @@ func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	if *production && (*agentSocket == "" || *expectToken == "" || *expectModule == "") {
+		return fmt.Errorf("--production needs --agent, --expect-token and --expect-module: " +
+			"production secrets come only from an agent serving the production token")
+	}
 	if *customer != "" && cfg.GetCustomer() != *customer {
 		return fmt.Errorf("%s: field customer is %q but the build target declares customer %q: "+
 			"make them equal", *cfgPath, cfg.GetCustomer(), *customer)
@@ -76,6 +85,7 @@ func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		via = "agent"
 		out, err = agent.Client{Socket: *agentSocket}.Generate(ctx, &vsefabpb.GenerateRequest{
 			Config: cfg, ConfigDigest: req.ConfigDigest, Generator: req.Generator, BazelTarget: *target,
+			Production: *production, ExpectToken: *expectToken, ExpectModule: *expectModule,
 		})
 	} else {
 		var backend red.Backend
@@ -92,9 +102,17 @@ func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		"customer", out.Manifest.Customer, "keyset_version", out.Manifest.KeysetVersion,
 		"firmware_id", out.Manifest.FirmwareId)
 
-	bin, err := proto.MarshalOptions{Deterministic: true}.Marshal(out.Manifest)
+	bin, err := red.MarshalManifest(out.Manifest)
 	if err != nil {
-		return fmt.Errorf("manifest: %w", err)
+		return err
+	}
+	// The signature was made over the red side's encoding; this one must be the same bytes.
+	if err := red.VerifyManifest(bin, out.ManifestSig); err != nil {
+		return fmt.Errorf("manifest of %s: %w", out.Manifest.GetCustomer(), err)
+	}
+	sig, err := proto.MarshalOptions{Deterministic: true}.Marshal(out.ManifestSig)
+	if err != nil {
+		return fmt.Errorf("manifest signature: %w", err)
 	}
 	js, err := manifestToJSON(out.Manifest)
 	if err != nil {
@@ -108,6 +126,7 @@ func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	set.Add(*escrowPath, out.Escrow)
 	set.Add(*manifestPath, bin)
 	set.Add(*manifestJSON, js)
+	set.Add(*manifestSig, sig)
 	log.Info("outputs ready", "sources", len(red.SourceFiles), "escrow_bytes", len(out.Escrow),
 		"keys", len(out.Manifest.Keys))
 	if *logPath != "" {

@@ -28,6 +28,7 @@ func runGenIn(t *testing.T, dir, config string, extra ...string) (int, string) {
 	args := append([]string{"gen", "--config", cfg, "--customer", "acme",
 		"--out-dir", filepath.Join(out, "src"), "--escrow", filepath.Join(out, "escrow.bin"),
 		"--manifest", filepath.Join(out, "manifest.pb"), "--manifest-json", filepath.Join(out, "manifest.json"),
+		"--manifest-sig", filepath.Join(out, "manifest.sig"),
 		"--log", filepath.Join(out, "gen.log")}, extra...)
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), args, &stdout, &stderr)
@@ -66,8 +67,8 @@ func TestGenWritesOutputsWithoutSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 8 {
-		t.Errorf("gen wrote %d files, want 8", n)
+	if n != 9 {
+		t.Errorf("gen wrote %d files, want 9", n)
 	}
 	if found := leakcheck.Find([]byte(stderr), secrets); len(found) > 0 {
 		t.Errorf("log holds %v", found)

@@ -21,10 +21,13 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"gen":     {"generate one customer's keyset package, escrow file and manifest (run by Bazel)", runGen},
-	"agent":   {"serve the red side of an HSM to builds on a unix socket", runAgent},
-	"audit":   {"check an agent's audit log: vsefab audit verify --public-key FILE LOG", runAudit},
-	"version": {"print the version", runVersion},
+	"gen":      {"generate one customer's keyset package, escrow file and manifest (run by Bazel)", runGen},
+	"agent":    {"serve the red side of an HSM to builds on a unix socket", runAgent},
+	"audit":    {"check an agent's audit log: vsefab audit verify --public-key FILE LOG", runAudit},
+	"version":  {"print the version", runVersion},
+	"token":    {"initialize a token under dual control: vsefab token init", runToken},
+	"ceremony": {"create the root keys and customers' keys on a token under dual control", runCeremony},
+	"verify":   {"check manifests: signatures, unique keys and, with --prod, production origin", runVerify},
 }
 
 // errUsage marks an error already explained by a usage message.

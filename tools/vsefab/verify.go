@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/vsefab/vsefab/hsm/emulator"
+	"github.com/vsefab/vsefab/hsm/red"
+	"github.com/vsefab/vsefab/proto/vsefabpb"
+)
+
+const verifySynopsis = `Checks firmware manifests (NAME.manifest.pb, each with NAME.manifest.sig beside it):
+the root signature covers the manifest and verifies, the signer is the root key given with
+--root-key, and no key ID or check value appears twice across all the manifests given. With
+--prod it also refuses firmware whose secrets came from the emulator or a test token, and a
+root key that is the emulator's. Every problem is listed; the exit status is 0 only when
+there is none.
+
+usage: vsefab verify [--prod] [--root-key FILE] MANIFEST...`
+
+func runVerify(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("verify", verifySynopsis, stderr)
+	prod := fs.Bool("prod", false, "accept only firmware from a production HSM; needs --root-key")
+	rootKey := fs.String("root-key", "", "the trusted root signing key: PKIX public key, PEM or DER (the ceremony's root.pub.pem)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "name at least one manifest after the flags")
+		fs.Usage()
+		return errUsage
+	}
+	var trusted []byte
+	if *rootKey != "" {
+		pub, err := readPublicKey("--root-key", *rootKey)
+		if err != nil {
+			return err
+		}
+		if trusted, err = x509.MarshalPKIXPublicKey(pub); err != nil {
+			return fmt.Errorf("--root-key %s: %w", *rootKey, err)
+		}
+	}
+	if *prod {
+		if trusted == nil {
+			return errors.New("--prod needs --root-key: production firmware is what the production root key signed")
+		}
+		emu, err := emulator.RootPublicKey()
+		if err != nil {
+			return err
+		}
+		if bytes.Equal(trusted, emu) {
+			return fmt.Errorf("--root-key %s is the emulator's root key, which is public: give the "+
+				"production root key from the ceremony record", *rootKey)
+		}
+	}
+
+	var problems []string
+	seen := map[string]string{} // "key id " or "check value " + hex -> where first seen
+	for _, path := range fs.Args() {
+		m, errs := verifyOne(path, trusted, *prod)
+		problems = append(problems, errs...)
+		if m == nil {
+			continue
+		}
+		for _, k := range m.GetKeys() {
+			where := fmt.Sprintf("%s (%s)", path, k.GetLabel())
+			for _, v := range []struct{ what, hex string }{
+				{"key ID", hex.EncodeToString(k.GetKeyId())},
+				{"check value", hex.EncodeToString(k.GetCheckValue())},
+			} {
+				if first, dup := seen[v.what+" "+v.hex]; dup {
+					problems = append(problems, fmt.Sprintf("%s: %s %s repeats %s", where, v.what, v.hex, first))
+				} else {
+					seen[v.what+" "+v.hex] = where
+				}
+			}
+		}
+		if len(errs) == 0 {
+			fmt.Fprintf(stdout, "ok   %s: %s keyset %d firmware %s, %s, signed by %s\n", path, m.GetCustomer(),
+				m.GetKeysetVersion(), m.GetFirmwareVersion(), m.GetHsmKind(), m.GetHsmUri())
+		}
+	}
+	if len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintf(stdout, "FAIL %s\n", p)
+		}
+		return fmt.Errorf("%d problem(s) in %d manifest(s)", len(problems), fs.NArg())
+	}
+	return nil
+}
+
+// verifyOne checks one manifest and its signature; the manifest is returned when it parsed,
+// for the checks across manifests.
+func verifyOne(path string, trusted []byte, prod bool) (*vsefabpb.Manifest, []string) {
+	bin, err := os.ReadFile(path)
+	if err != nil {
+		return nil, []string{err.Error()}
+	}
+	var m vsefabpb.Manifest
+	if err := proto.Unmarshal(bin, &m); err != nil {
+		return nil, []string{fmt.Sprintf("%s: not a manifest: %v", path, err)}
+	}
+	var problems []string
+	fail := func(format string, a ...any) { problems = append(problems, path+": "+fmt.Sprintf(format, a...)) }
+
+	// NAME.manifest.pb is signed in NAME.manifest.sig; any other name in NAME.sig beside it.
+	sigPath := strings.TrimSuffix(path, ".pb") + ".sig"
+	raw, err := os.ReadFile(sigPath)
+	var sig vsefabpb.ManifestSignature
+	switch {
+	case err != nil:
+		fail("no signature: %v", err)
+	case proto.Unmarshal(raw, &sig) != nil:
+		fail("%s is not a manifest signature", sigPath)
+	default:
+		if err := red.VerifyManifest(bin, &sig); err != nil {
+			fail("%v", err)
+		} else if trusted != nil && !bytes.Equal(sig.GetPublicKey(), trusted) {
+			fail("signed by %s (id %x), which is not the root key given with --root-key", sig.GetKeyLabel(), sig.GetKeyId())
+		}
+	}
+	if prod {
+		switch m.GetHsmKind() {
+		case vsefabpb.HsmKind_PRODUCTION:
+		case vsefabpb.HsmKind_TEST:
+			fail("made with the emulator (HSM kind TEST): its keys are public test values; never ship it")
+		case vsefabpb.HsmKind_TEST_TOKEN:
+			fail("made on a test token (%s): its keys were in a software token; never ship it", m.GetHsmUri())
+		default:
+			fail("HSM kind %v is not PRODUCTION", m.GetHsmKind())
+		}
+	}
+	return &m, problems
+}
