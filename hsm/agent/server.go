@@ -273,6 +273,10 @@ func (s *Server) admit(g *vsefabpb.GenerateRequest) (release func(ok bool), err 
 	if p == nil {
 		return none, nil
 	}
+	if p.Production && !g.GetProduction() {
+		return nil, errors.New("production: this agent serves a production window, which only " +
+			"--config=prod builds may use")
+	}
 	now := time.Now
 	if p.Now != nil {
 		now = p.Now
