@@ -43,19 +43,10 @@ func tokenCheckValue(s *p11.Session, o object) ([]byte, error) {
 // proveKeyPair signs a random digest with the private key on the token and verifies the
 // signature in software under the public key's CKA_EC_POINT, which it returns.
 func proveKeyPair(s *p11.Session, priv, pub object) (*ecdsa.PublicKey, error) {
-	a, err := s.Attributes(pub.h, pub.String(), pkcs11.CKA_EC_POINT)
+	key, err := publicKey(s, pub)
 	if err != nil {
 		return nil, err
 	}
-	der, err := a.Bytes(pkcs11.CKA_EC_POINT)
-	if err != nil {
-		return nil, err
-	}
-	key, err := p11.DecodeECPoint(der)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrCheck, pub, err)
-	}
-
 	digest, err := s.Random(32)
 	if err != nil {
 		return nil, err

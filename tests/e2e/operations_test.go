@@ -280,8 +280,17 @@ func TestOperationsWalkthrough(t *testing.T) {
 				t.Errorf("transcript %d holds %v", i, found)
 			}
 		}
-		out, _ := filepath.EvalSymlinks(filepath.Join(root(t), "bazel-out"))
-		n := searchTree(t, secrets, work, filepath.Join(out, "k8-fastbuild", "bin", "customers"))
+		out, err := filepath.EvalSymlinks(filepath.Join(root(t), "bazel-out"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Every configuration's outputs: rules_go builds the library's dependencies in
+		// configurations of its own.
+		dirs, err := filepath.Glob(filepath.Join(out, "*", "bin", "customers"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := searchTree(t, secrets, append(dirs, work)...)
 		if n < 10 {
 			t.Errorf("searched only %d files", n)
 		}
