@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 )
 
@@ -147,8 +148,18 @@ func prompt(tty Terminal, name string) ([]byte, error) {
 	if tty == nil {
 		return nil, fmt.Errorf("%s: no terminal to ask on: give it as file:PATH or fd:N", name)
 	}
+	// Echo goes off before the prompt is shown, so a half typed ahead of term.ReadPassword
+	// is not echoed either; the terminal is put back as it was afterwards.
+	fd := int(tty.Fd())
+	if old, err := unix.IoctlGetTermios(fd, unix.TCGETS); err == nil {
+		quiet := *old
+		quiet.Lflag &^= unix.ECHO
+		if err := unix.IoctlSetTermios(fd, unix.TCSETS, &quiet); err == nil {
+			defer unix.IoctlSetTermios(fd, unix.TCSETS, old)
+		}
+	}
 	fmt.Fprintf(tty, "%s%s (not echoed): ", strings.ToUpper(name[:1]), name[1:])
-	p, err := term.ReadPassword(int(tty.Fd()))
+	p, err := term.ReadPassword(fd)
 	fmt.Fprintln(tty)
 	if err != nil {
 		Wipe(p)
