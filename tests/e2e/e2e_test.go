@@ -255,7 +255,7 @@ func outputs(t *testing.T) map[string]string {
 	sums := map[string]string{}
 	for _, c := range customers {
 		for _, rel := range []string{"libfirmware.so", "firmware.h", "firmware.manifest.pb",
-			"firmware.manifest.json", "firmware.escrow.bin", "firmware.gen.log"} {
+			"firmware.manifest.json", "firmware.manifest.sig", "firmware.escrow.bin", "firmware.gen.log"} {
 			p := bin(t, "customers/"+c+"/"+rel)
 			data, err := os.ReadFile(p)
 			if err != nil {
