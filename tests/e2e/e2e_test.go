@@ -131,6 +131,22 @@ func checkFirmware(t *testing.T, c string, kind vsefabpb.HsmKind) {
 	if m.Customer != c || m.HsmKind != kind {
 		t.Errorf("manifest says customer %q, kind %v; want %q, %v", m.Customer, m.HsmKind, c, kind)
 	}
+	// The root signature covers the manifest exactly as written.
+	raw, err := os.ReadFile(bin(t, "customers/"+c+"/firmware.manifest.pb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rawSig, err := os.ReadFile(bin(t, "customers/"+c+"/firmware.manifest.sig"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msig vsefabpb.ManifestSignature
+	if err := proto.Unmarshal(rawSig, &msig); err != nil {
+		t.Fatal(err)
+	}
+	if err := red.VerifyManifest(raw, &msig); err != nil || msig.KeyLabel != red.RootSignLabel {
+		t.Errorf("manifest signature by %s: %v", msig.KeyLabel, err)
+	}
 	if got := mustDriver(t, c, "id"); got != m.FirmwareId {
 		t.Errorf("vse_firmware_id = %q, manifest says %q", got, m.FirmwareId)
 	}
