@@ -80,16 +80,28 @@ func (f firmware) cUnseal(in unsafe.Pointer, inLen uintptr, aad unsafe.Pointer, 
 }
 
 func (f firmware) cSignDigest(digest unsafe.Pointer, digestLen uintptr, sig unsafe.Pointer,
-	sigLen *uintptr) (code int) {
+	sigLen *uintptr) int {
+	return cInOut(f.signDigest, digest, digestLen, sig, sigLen)
+}
+
+func (f firmware) cAttest(challenge unsafe.Pointer, challengeLen uintptr, sig unsafe.Pointer,
+	sigLen *uintptr) int {
+	return cInOut(f.attest, challenge, challengeLen, sig, sigLen)
+}
+
+// cInOut runs op, one of the operations from one input to one output, over the caller's
+// buffers.
+func cInOut(op func(in, out []byte) (int, int), in unsafe.Pointer, inLen uintptr, out unsafe.Pointer,
+	outLen *uintptr) (code int) {
 	defer guard(&code)
 
-	digestBuf, ok1 := cBytes(digest, digestLen)
-	sigBuf, ok2 := cOut(sig, sigLen)
+	inBuf, ok1 := cBytes(in, inLen)
+	outBuf, ok2 := cOut(out, outLen)
 	if !ok1 || !ok2 {
 		return codeArgument
 	}
-	n, code := f.signDigest(digestBuf, sigBuf)
-	return report(sigLen, n, code)
+	n, code := op(inBuf, outBuf)
+	return report(outLen, n, code)
 }
 
 // cOutOnly runs op, one of the operations that only write output, over the caller's buffer.

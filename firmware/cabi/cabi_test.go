@@ -35,7 +35,8 @@ func ptr(b []byte) unsafe.Pointer {
 }
 
 var (
-	digest = func() []byte { d := sha256.Sum256([]byte("challenge")); return d[:] }()
+	digest    = func() []byte { d := sha256.Sum256([]byte("challenge")); return d[:] }()
+	challenge = []byte("a verifier's 16+ byte challenge")
 	// wellFormed looks like sealed data to every check that needs no key.
 	wellFormed = append([]byte{1}, make([]byte, vse.SealOverhead+3)...)
 )
@@ -58,6 +59,9 @@ func outCalls(sealed []byte) []outCall {
 		}},
 		{"vse_sign_digest", func(f firmware, out unsafe.Pointer, outLen *uintptr) int {
 			return f.cSignDigest(ptr(digest), uintptr(len(digest)), out, outLen)
+		}},
+		{"vse_attest", func(f firmware, out unsafe.Pointer, outLen *uintptr) int {
+			return f.cAttest(ptr(challenge), uintptr(len(challenge)), out, outLen)
 		}},
 		{"vse_attestation_public_key", func(f firmware, out unsafe.Pointer, outLen *uintptr) int {
 			return cOutOnly(f.attestationPublicKey, out, outLen)
@@ -207,6 +211,7 @@ func TestBufferTooSmall(t *testing.T) {
 		"vse_seal":                   len("plaintext") + vse.SealOverhead,
 		"vse_unseal":                 len("plaintext"),
 		"vse_sign_digest":            vse.MaxSignatureSize,
+		"vse_attest":                 vse.MaxSignatureSize,
 		"vse_attestation_public_key": 91,
 		"vse_firmware_id":            len(f.keyset.FirmwareID) + 1,
 		"vse_version":                len(f.keyset.FirmwareVersion) + 1,
@@ -332,6 +337,19 @@ func TestSignatureVerifiesUnderPublicKeyThroughABI(t *testing.T) {
 	}
 	if !ecdsa.VerifyASN1(pub, digest, sig[:sigLen]) {
 		t.Error("signature does not verify under the attestation public key")
+	}
+
+	sigLen = uintptr(len(sig))
+	if code := f.cAttest(ptr(challenge), uintptr(len(challenge)), ptr(sig), &sigLen); code != codeOK {
+		t.Fatalf("vse_attest: code %d (%s)", code, message(code))
+	}
+	if !ecdsa.VerifyASN1(pub, vse.AttestationDigest(f.keyset.FirmwareID, challenge), sig[:sigLen]) {
+		t.Error("attestation does not verify under the attestation public key")
+	}
+	short := challenge[:vse.MinChallengeSize-1]
+	sigLen = uintptr(len(sig))
+	if code := f.cAttest(ptr(short), uintptr(len(short)), ptr(sig), &sigLen); code != codeArgument {
+		t.Errorf("vse_attest of a %d-byte challenge: code %d, want codeArgument", len(short), code)
 	}
 }
 

@@ -22,7 +22,8 @@ const (
 var messages = [...]string{
 	codeOK: "success",
 	codeArgument: "invalid argument: a NULL pointer with a non-zero length, a NULL length " +
-		"pointer, a digest that is not 32 bytes, or input that is not sealed data",
+		"pointer, a digest that is not 32 bytes, a challenge outside 16 to 1024 bytes, or input " +
+		"that is not sealed data",
 	codeBufferTooSmall: "output buffer too small: *out_len now holds the size needed; " +
 		"call again with a buffer that large",
 	codeAuth: "sealed data failed authentication: it was altered, or sealed with other AAD, " +
@@ -52,7 +53,7 @@ func codeOf(err error) int {
 		return codeUnprovisioned
 	case errors.Is(err, vse.ErrAuthentication):
 		return codeAuth
-	case errors.Is(err, vse.ErrMalformed), errors.Is(err, vse.ErrDigestSize):
+	case errors.Is(err, vse.ErrMalformed), errors.Is(err, vse.ErrDigestSize), errors.Is(err, vse.ErrChallengeSize):
 		return codeArgument
 	default:
 		return codeInternal

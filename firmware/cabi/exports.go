@@ -32,6 +32,10 @@ package main
 //   sealed data.
 // vse_sign_digest: signs a SHA-256 digest, which must be 32 bytes, with the attestation key.
 //   Writes an ECDSA P-256 signature in ASN.1 DER; sig needs VSE_SIGNATURE_MAX_LEN bytes.
+// vse_attest: answers a verifier's challenge (16 to 1024 bytes) with an ECDSA P-256 signature
+//   in ASN.1 DER by the attestation key over SHA-256("vsefab attestation v1" 0x00 firmware ID
+//   0x00 challenge); sig needs VSE_SIGNATURE_MAX_LEN bytes. `vsefab verify-attestation`
+//   checks it against the firmware's signed manifest.
 // vse_attestation_public_key: writes the attestation public key as a DER
 //   SubjectPublicKeyInfo.
 // vse_firmware_id, vse_version: write the firmware ID (hex) or the firmware version with a
@@ -108,6 +112,13 @@ func vse_unseal(in *C.vse_const_u8, in_len C.size_t, aad *C.vse_const_u8, aad_le
 func vse_sign_digest(digest *C.vse_const_u8, digest_len C.size_t,
 	sig *C.uint8_t, sig_len *C.size_t) C.int {
 	return C.int(loaded().cSignDigest(unsafe.Pointer(digest), uintptr(digest_len),
+		unsafe.Pointer(sig), sizePtr(sig_len)))
+}
+
+//export vse_attest
+func vse_attest(challenge *C.vse_const_u8, challenge_len C.size_t,
+	sig *C.uint8_t, sig_len *C.size_t) C.int {
+	return C.int(loaded().cAttest(unsafe.Pointer(challenge), uintptr(challenge_len),
 		unsafe.Pointer(sig), sizePtr(sig_len)))
 }
 

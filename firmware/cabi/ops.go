@@ -115,6 +115,24 @@ func (f firmware) signDigest(digest, sig []byte) (n, code int) {
 	return copy(sig, s), codeOK
 }
 
+func (f firmware) attest(challenge, sig []byte) (n, code int) {
+	if len(challenge) < vse.MinChallengeSize || len(challenge) > vse.MaxChallengeSize {
+		return 0, codeArgument
+	}
+	ks, code := f.ready()
+	if code != codeOK {
+		return 0, code
+	}
+	if len(sig) < vse.MaxSignatureSize {
+		return vse.MaxSignatureSize, codeBufferTooSmall
+	}
+	s, err := ks.Attest(challenge)
+	if err != nil {
+		return 0, codeOf(err)
+	}
+	return copy(sig, s), codeOK
+}
+
 func (f firmware) attestationPublicKey(out []byte) (n, code int) {
 	ks, code := f.ready()
 	if code != codeOK {

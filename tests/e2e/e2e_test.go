@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -136,15 +137,8 @@ func checkFirmware(t *testing.T, c string, kind vsefabpb.HsmKind) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rawSig, err := os.ReadFile(bin(t, "customers/"+c+"/firmware.manifest.sig"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var msig vsefabpb.ManifestSignature
-	if err := proto.Unmarshal(rawSig, &msig); err != nil {
-		t.Fatal(err)
-	}
-	if err := red.VerifyManifest(raw, &msig); err != nil || msig.KeyLabel != red.RootSignLabel {
+	msig := manifestSignature(t, c)
+	if err := red.VerifyManifest(raw, msig); err != nil || msig.KeyLabel != red.RootSignLabel {
 		t.Errorf("manifest signature by %s: %v", msig.KeyLabel, err)
 	}
 	if got := mustDriver(t, c, "id"); got != m.FirmwareId {
@@ -209,6 +203,37 @@ func checkIsolated(t *testing.T) {
 		ms = append(ms, manifest(t, c))
 	}
 	checkUnique(t, ms...)
+
+	// acme's answer to a backend's challenge verifies against acme's signed manifest only.
+	challenge := hex.EncodeToString([]byte("a customer backend's challenge"))
+	response := mustDriver(t, "acme", "attest", challenge)
+	root := filepath.Join(t.TempDir(), "root.pem")
+	if err := os.WriteFile(root, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY",
+		Bytes: manifestSignature(t, "acme").PublicKey}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range customers {
+		out, err := exec.Command(vsefabTool(t), "verify-attestation", "--root-key", root,
+			"--manifest", bin(t, "customers/"+c+"/firmware.manifest.pb"),
+			"--challenge", challenge, "--response", response).CombinedOutput()
+		if genuine := err == nil && strings.HasPrefix(string(out), "genuine"); genuine != (c == "acme") {
+			t.Errorf("acme's attestation checked against %s's manifest: %v\n%s", c, err, out)
+		}
+	}
+}
+
+// manifestSignature reads the root signature next to customer's built manifest.
+func manifestSignature(t *testing.T, customer string) *vsefabpb.ManifestSignature {
+	t.Helper()
+	raw, err := os.ReadFile(bin(t, "customers/"+customer+"/firmware.manifest.sig"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sig vsefabpb.ManifestSignature
+	if err := proto.Unmarshal(raw, &sig); err != nil {
+		t.Fatal(err)
+	}
+	return &sig
 }
 
 // checkUnique fails if a key ID or check value repeats across manifests.

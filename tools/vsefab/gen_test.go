@@ -20,12 +20,18 @@ firmware_version: "1.0.0"
 // runGenIn runs vsefab gen with outputs in dir/out and returns the exit code and stderr.
 func runGenIn(t *testing.T, dir, config string, extra ...string) (int, string) {
 	t.Helper()
+	return runGenInFor(t, dir, "acme", config, extra...)
+}
+
+// runGenInFor is runGenIn for a build target that declares customer.
+func runGenInFor(t *testing.T, dir, customer, config string, extra ...string) (int, string) {
+	t.Helper()
 	cfg := filepath.Join(dir, "config.textproto")
 	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out")
-	args := append([]string{"gen", "--config", cfg, "--customer", "acme",
+	args := append([]string{"gen", "--config", cfg, "--customer", customer,
 		"--out-dir", filepath.Join(out, "src"), "--escrow", filepath.Join(out, "escrow.bin"),
 		"--manifest", filepath.Join(out, "manifest.pb"), "--manifest-json", filepath.Join(out, "manifest.json"),
 		"--manifest-sig", filepath.Join(out, "manifest.sig"),

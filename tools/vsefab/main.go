@@ -21,13 +21,14 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"gen":      {"generate one customer's keyset package, escrow file and manifest (run by Bazel)", runGen},
-	"agent":    {"serve the red side of an HSM to builds on a unix socket", runAgent},
-	"audit":    {"check an agent's audit log: vsefab audit verify --public-key FILE LOG", runAudit},
-	"version":  {"print the version", runVersion},
-	"token":    {"initialize a token under dual control: vsefab token init", runToken},
-	"ceremony": {"create the root keys and customers' keys on a token under dual control", runCeremony},
-	"verify":   {"check manifests: signatures, unique keys and, with --prod, production origin", runVerify},
+	"gen":                {"generate one customer's keyset package, escrow file and manifest (run by Bazel)", runGen},
+	"agent":              {"serve the red side of an HSM to builds on a unix socket", runAgent},
+	"audit":              {"check an agent's audit log: vsefab audit verify --public-key FILE LOG", runAudit},
+	"version":            {"print the version", runVersion},
+	"token":              {"initialize a token under dual control: vsefab token init", runToken},
+	"ceremony":           {"create the root keys and customers' keys on a token under dual control", runCeremony},
+	"verify":             {"check manifests: signatures, unique keys and, with --prod, production origin", runVerify},
+	"verify-attestation": {"check a firmware's answer to a challenge against its signed manifest", runVerifyAttestation},
 }
 
 // errUsage marks an error already explained by a usage message.
@@ -68,7 +69,7 @@ func usage(w io.Writer) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+		fmt.Fprintf(w, "  %-19s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun vsefab COMMAND --help for the flags of a command.")
 }

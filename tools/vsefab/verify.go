@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/vsefab/vsefab/hsm/emulator"
 	"github.com/vsefab/vsefab/hsm/red"
+	"github.com/vsefab/vsefab/libs/vse"
 	"github.com/vsefab/vsefab/proto/vsefabpb"
 )
 
@@ -144,4 +146,69 @@ func verifyOne(path string, trusted []byte, prod bool) (*vsefabpb.Manifest, []st
 		}
 	}
 	return &m, problems
+}
+
+const verifyAttestationSynopsis = `Checks a firmware's answer to a challenge (what vse_attest returned) against the
+firmware's manifest: the manifest's root signature must verify under --root-key, and the
+answer must verify under the attestation key the manifest lists, for this firmware ID and
+challenge. A customer's backend runs it to tell its genuine firmware from a copy of another
+customer's. Exit status 0 means genuine.`
+
+func runVerifyAttestation(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("verify-attestation", verifyAttestationSynopsis, stderr)
+	manifestPath := fs.String("manifest", "", "the firmware's NAME.manifest.pb (NAME.manifest.sig beside it); required")
+	rootKey := fs.String("root-key", "", "the trusted root signing key, PEM or DER; required")
+	challengeHex := fs.String("challenge", "", "the challenge sent, hex; required")
+	responseHex := fs.String("response", "", "the firmware's answer (vse_attest), hex; required")
+	prod := fs.Bool("prod", false, "accept only firmware from a production HSM")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	for name, v := range map[string]string{"--manifest": *manifestPath, "--root-key": *rootKey,
+		"--challenge": *challengeHex, "--response": *responseHex} {
+		if v == "" {
+			return fmt.Errorf("flag %s is required (see vsefab verify-attestation --help)", name)
+		}
+	}
+	challenge, err := hex.DecodeString(*challengeHex)
+	if err != nil {
+		return fmt.Errorf("--challenge: not hex: %w", err)
+	}
+	response, err := hex.DecodeString(*responseHex)
+	if err != nil {
+		return fmt.Errorf("--response: not hex: %w", err)
+	}
+	pub, err := readPublicKey("--root-key", *rootKey)
+	if err != nil {
+		return err
+	}
+	trusted, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return fmt.Errorf("--root-key %s: %w", *rootKey, err)
+	}
+	m, problems := verifyOne(*manifestPath, trusted, *prod)
+	if len(problems) > 0 {
+		return fmt.Errorf("the manifest is not trusted: %s", strings.Join(problems, "; "))
+	}
+	var att *vsefabpb.KeyRecord
+	for _, k := range m.GetKeys() {
+		if k.GetRole() == red.RoleAttestation {
+			att = k
+		}
+	}
+	if att == nil {
+		return fmt.Errorf("%s lists no attestation key", *manifestPath)
+	}
+	key, err := x509.ParsePKIXPublicKey(att.GetPublicKey())
+	ec, ok := key.(*ecdsa.PublicKey)
+	if err != nil || !ok {
+		return fmt.Errorf("%s: the attestation key is not an ECDSA public key (%v)", *manifestPath, err)
+	}
+	if !ecdsa.VerifyASN1(ec, vse.AttestationDigest(m.GetFirmwareId(), challenge), response) {
+		return fmt.Errorf("not genuine: the response does not verify under the attestation key of "+
+			"firmware %s (customer %s) for this challenge", m.GetFirmwareId(), m.GetCustomer())
+	}
+	fmt.Fprintf(stdout, "genuine: firmware %s of customer %s, keyset %d, firmware version %s, %s\n",
+		m.GetFirmwareId(), m.GetCustomer(), m.GetKeysetVersion(), m.GetFirmwareVersion(), m.GetHsmKind())
+	return nil
 }

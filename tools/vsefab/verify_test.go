@@ -3,13 +3,22 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/vsefab/vsefab/hsm/emulator"
+	"github.com/vsefab/vsefab/hsm/red"
+	"github.com/vsefab/vsefab/libs/vse"
+	"github.com/vsefab/vsefab/proto/vsefabpb"
 )
 
 // runVsefab runs the command line in process and returns the exit code and both outputs.
@@ -75,4 +84,69 @@ func TestVerify(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+func TestVerifyAttestation(t *testing.T) {
+	dirs := map[string]string{}
+	for _, c := range []string{"acme", "globex"} {
+		dirs[c] = t.TempDir()
+		cfg := strings.ReplaceAll(goodConfig, `"acme"`, `"`+c+`"`)
+		code, stderr := runGenInFor(t, dirs[c], c, cfg)
+		if code != 0 {
+			t.Fatalf("gen %s: %s", c, stderr)
+		}
+	}
+	emuKey, err := emulator.RootPublicKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootPEM := filepath.Join(t.TempDir(), "root.pem")
+	if err := os.WriteFile(rootPEM, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: emuKey}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// acme's firmware answers, as vse_attest would.
+	ks, err := emulator.Emulator{}.EnsureKeyset(context.Background(), "acme", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), ks.Keys[1].Value)
+	if err != nil || ks.Keys[1].Role != red.RoleAttestation {
+		t.Fatalf("emulator attestation key: %v", err)
+	}
+	acme := manifestOf(t, filepath.Join(dirs["acme"], "out", "manifest.pb"))
+	challenge := []byte("backend challenge 0123456789")
+	sig, err := ecdsa.SignASN1(rand.Reader, priv, vse.AttestationDigest(acme.GetFirmwareId(), challenge))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	verify := func(customer string, challenge []byte) (int, string) {
+		code, out, stderr := runVsefab("verify-attestation", "--manifest",
+			filepath.Join(dirs[customer], "out", "manifest.pb"), "--root-key", rootPEM,
+			"--challenge", hex.EncodeToString(challenge), "--response", hex.EncodeToString(sig))
+		return code, out + stderr
+	}
+	if code, out := verify("acme", challenge); code != 0 || !strings.Contains(out, "genuine: firmware") {
+		t.Fatalf("acme's answer against acme's manifest: exit %d: %s", code, out)
+	}
+	if code, out := verify("globex", challenge); code == 0 || !strings.Contains(out, "not genuine") {
+		t.Errorf("acme's answer against globex's manifest: exit %d: %s", code, out)
+	}
+	if code, out := verify("acme", []byte("another challenge of the backend")); code == 0 || !strings.Contains(out, "not genuine") {
+		t.Errorf("answer to another challenge: exit %d: %s", code, out)
+	}
+}
+
+func manifestOf(t *testing.T, path string) *vsefabpb.Manifest {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m vsefabpb.Manifest
+	if err := proto.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	return &m
 }

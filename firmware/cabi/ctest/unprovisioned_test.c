@@ -46,6 +46,10 @@ int main(void) {
   expect("vse_sign_digest", rc, VSE_ERR_UNPROVISIONED, n);
 
   n = sizeof out;
+  rc = vse_attest(digest, sizeof digest, out, &n);
+  expect("vse_attest", rc, VSE_ERR_UNPROVISIONED, n);
+
+  n = sizeof out;
   rc = vse_attestation_public_key(out, &n);
   expect("vse_attestation_public_key", rc, VSE_ERR_UNPROVISIONED, n);
 
@@ -68,6 +72,10 @@ int main(void) {
   n = sizeof out;
   rc = vse_sign_digest(digest, 20, out, &n);
   expect("vse_sign_digest of 20 bytes", rc, VSE_ERR_ARGUMENT, n);
+
+  n = sizeof out;
+  rc = vse_attest(digest, 15, out, &n);
+  expect("vse_attest of a 15-byte challenge", rc, VSE_ERR_ARGUMENT, n);
 
   n = sizeof out;
   rc = vse_unseal(sealed, 5, NULL, 0, out, &n);

@@ -7,6 +7,7 @@
  *   cdriver LIB seal HEX_PLAINTEXT HEX_AAD
  *   cdriver LIB unseal HEX_SEALED HEX_AAD
  *   cdriver LIB sign HEX_DIGEST
+ *   cdriver LIB attest HEX_CHALLENGE
  *   cdriver LIB pubkey | id | version
  */
 #include <dlfcn.h>
@@ -66,7 +67,7 @@ static int finish(void *lib, int rc) {
 
 int main(int argc, char **argv) {
   if (argc < 3) {
-    fprintf(stderr, "usage: cdriver LIB seal|unseal|sign|pubkey|id|version [HEX...]\n");
+    fprintf(stderr, "usage: cdriver LIB seal|unseal|sign|attest|pubkey|id|version [HEX...]\n");
     return 2;
   }
   void *lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
@@ -90,6 +91,11 @@ int main(int argc, char **argv) {
     size_t d_len;
     uint8_t *d = unhex(argv[3], &d_len);
     rc = ((sign_op)sym(lib, "vse_sign_digest"))(d, d_len, out, &out_len);
+    if (rc == 0) puthex(out, out_len);
+  } else if (strcmp(op, "attest") == 0 && argc == 4) {
+    size_t c_len;
+    uint8_t *c = unhex(argv[3], &c_len);
+    rc = ((sign_op)sym(lib, "vse_attest"))(c, c_len, out, &out_len);
     if (rc == 0) puthex(out, out_len);
   } else if (strcmp(op, "pubkey") == 0 && argc == 3) {
     rc = ((bytes_op)sym(lib, "vse_attestation_public_key"))(out, &out_len);
