@@ -89,6 +89,18 @@ func (f firmware) cAttest(challenge unsafe.Pointer, challengeLen uintptr, sig un
 	return cInOut(f.attest, challenge, challengeLen, sig, sigLen)
 }
 
+func (f firmware) cLicenseCheck(license unsafe.Pointer, licenseLen uintptr, appID unsafe.Pointer,
+	appIDLen uintptr, now int64) (code int) {
+	defer guard(&code)
+
+	lic, ok1 := cBytes(license, licenseLen)
+	app, ok2 := cBytes(appID, appIDLen)
+	if !ok1 || !ok2 || len(lic) == 0 || len(app) == 0 {
+		return codeArgument
+	}
+	return f.checkLicense(lic, string(app), now)
+}
+
 // cInOut runs op, one of the operations from one input to one output, over the caller's
 // buffers.
 func cInOut(op func(in, out []byte) (int, int), in unsafe.Pointer, inLen uintptr, out unsafe.Pointer,

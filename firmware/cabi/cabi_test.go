@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"errors"
@@ -450,6 +452,12 @@ func TestCodeOf(t *testing.T) {
 		{fmt.Errorf("x: %w", vse.ErrMalformed), codeArgument},
 		{fmt.Errorf("x: %w", vse.ErrDigestSize), codeArgument},
 		{fmt.Errorf("x: %w", vse.ErrKeyset), codeInternal},
+		{fmt.Errorf("x: %w", vse.ErrChallengeSize), codeArgument},
+		{fmt.Errorf("x: %w", vse.ErrLicenseMalformed), codeArgument},
+		{fmt.Errorf("x: %w", vse.ErrLicenseSignature), codeLicenseSignature},
+		{fmt.Errorf("x: %w", vse.ErrLicenseCustomer), codeLicenseCustomer},
+		{fmt.Errorf("x: %w", vse.ErrLicenseApp), codeLicenseApp},
+		{fmt.Errorf("x: %w", vse.ErrLicenseExpired), codeLicenseExpired},
 		{errors.New("anything else"), codeInternal},
 	}
 	for _, tt := range tests {
@@ -461,7 +469,7 @@ func TestCodeOf(t *testing.T) {
 
 func TestMessages(t *testing.T) {
 	seen := map[string]int{}
-	for code := codeOK; code <= codeInternal; code++ {
+	for code := codeOK; code <= codeLicenseExpired; code++ {
 		m := message(code)
 		if m == "" || m == unknownMessage {
 			t.Errorf("code %d has no message of its own", code)
@@ -471,7 +479,7 @@ func TestMessages(t *testing.T) {
 		}
 		seen[m] = code
 	}
-	for _, code := range []int{-1, codeInternal + 1, 1000} {
+	for _, code := range []int{-1, codeLicenseExpired + 1, 1000} {
 		if m := message(code); m != unknownMessage {
 			t.Errorf("message(%d) = %q, want %q", code, m, unknownMessage)
 		}
@@ -479,5 +487,53 @@ func TestMessages(t *testing.T) {
 	if !strings.Contains(message(codeBufferTooSmall), "out_len") {
 		t.Errorf("buffer-too-small message %q does not tell the caller where the size is",
 			message(codeBufferTooSmall))
+	}
+}
+
+func TestLicenseCheckThroughABI(t *testing.T) {
+	f := provisioned("acme")
+	root, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.keyset.RootPublicKey, _ = x509.MarshalPKIXPublicKey(&root.PublicKey)
+	lk, err := vse.LicenseKey(vsetest.StorageKey, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := vse.SealLicense(lk, "acme", 1, vse.LicenseTerms{AppIDs: []string{"com.acme.app"}, NotAfter: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := sha256.Sum256(signed)
+	sig, err := ecdsa.SignASN1(rand.Reader, root, digest[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	lic := vse.AppendLicenseSignature(signed, sig)
+	check := func(lic []byte, app string, now int64) int {
+		return f.cLicenseCheck(ptr(lic), uintptr(len(lic)), ptr([]byte(app)), uintptr(len(app)), now)
+	}
+	bad := bytes.Clone(lic)
+	bad[10] ^= 1
+	for _, tc := range []struct {
+		name string
+		code int
+	}{
+		{"valid", check(lic, "com.acme.app", 100)},
+		{"expired", check(lic, "com.acme.app", 101)},
+		{"wrong app", check(lic, "com.acme.other", 1)},
+		{"flipped byte", check(bad, "com.acme.app", 1)},
+		{"not a license", check([]byte("VSEL"), "com.acme.app", 1)},
+		{"no app", check(lic, "", 1)},
+	} {
+		want := map[string]int{"valid": codeOK, "expired": codeLicenseExpired, "wrong app": codeLicenseApp,
+			"flipped byte": codeLicenseSignature, "not a license": codeArgument, "no app": codeArgument}[tc.name]
+		if tc.code != want {
+			t.Errorf("%s: code %d (%s), want %d", tc.name, tc.code, message(tc.code), want)
+		}
+	}
+	if code := unprovisioned().cLicenseCheck(ptr(lic), uintptr(len(lic)), ptr([]byte("a")), 1, 1); code != codeUnprovisioned {
+		t.Errorf("unprovisioned: code %d", code)
 	}
 }

@@ -15,6 +15,11 @@ const (
 	codeAuth           = 3
 	codeUnprovisioned  = 4
 	codeInternal       = 5
+	// A license refused by vse_license_check, one code per reason.
+	codeLicenseSignature = 6
+	codeLicenseCustomer  = 7
+	codeLicenseApp       = 8
+	codeLicenseExpired   = 9
 )
 
 // messages are vse_strerror's texts, indexed by code. They are for a developer reading a log,
@@ -23,7 +28,7 @@ var messages = [...]string{
 	codeOK: "success",
 	codeArgument: "invalid argument: a NULL pointer with a non-zero length, a NULL length " +
 		"pointer, a digest that is not 32 bytes, a challenge outside 16 to 1024 bytes, or input " +
-		"that is not sealed data",
+		"that is not sealed data or not a license file",
 	codeBufferTooSmall: "output buffer too small: *out_len now holds the size needed; " +
 		"call again with a buffer that large",
 	codeAuth: "sealed data failed authentication: it was altered, or sealed with other AAD, " +
@@ -32,6 +37,12 @@ var messages = [...]string{
 		"the customer build of the library",
 	codeInternal: "internal firmware error: the library or its keyset is faulty; " +
 		"report it with the firmware ID",
+	codeLicenseSignature: "license not signed by this firmware's vendor root key, or altered: " +
+		"ask the vendor for a license made for this firmware",
+	codeLicenseCustomer: "license is for another customer or another keyset version of this " +
+		"firmware: use the license shipped with this firmware",
+	codeLicenseApp:     "license does not list this app's ID: ask the vendor to add it",
+	codeLicenseExpired: "license has expired at the time given: renew it with the vendor",
 }
 
 const unknownMessage = "unknown vse error code"
@@ -53,8 +64,17 @@ func codeOf(err error) int {
 		return codeUnprovisioned
 	case errors.Is(err, vse.ErrAuthentication):
 		return codeAuth
-	case errors.Is(err, vse.ErrMalformed), errors.Is(err, vse.ErrDigestSize), errors.Is(err, vse.ErrChallengeSize):
+	case errors.Is(err, vse.ErrMalformed), errors.Is(err, vse.ErrDigestSize), errors.Is(err, vse.ErrChallengeSize),
+		errors.Is(err, vse.ErrLicenseMalformed):
 		return codeArgument
+	case errors.Is(err, vse.ErrLicenseSignature):
+		return codeLicenseSignature
+	case errors.Is(err, vse.ErrLicenseCustomer):
+		return codeLicenseCustomer
+	case errors.Is(err, vse.ErrLicenseApp):
+		return codeLicenseApp
+	case errors.Is(err, vse.ErrLicenseExpired):
+		return codeLicenseExpired
 	default:
 		return codeInternal
 	}

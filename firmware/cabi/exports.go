@@ -13,6 +13,10 @@ package main
 #define VSE_ERR_AUTH 3
 #define VSE_ERR_UNPROVISIONED 4
 #define VSE_ERR_INTERNAL 5
+#define VSE_ERR_LICENSE_SIGNATURE 6
+#define VSE_ERR_LICENSE_CUSTOMER 7
+#define VSE_ERR_LICENSE_APP 8
+#define VSE_ERR_LICENSE_EXPIRED 9
 
 // Rules every function follows:
 //  - An input or output pointer may be NULL only when its length is 0. A length pointer
@@ -36,6 +40,12 @@ package main
 //   in ASN.1 DER by the attestation key over SHA-256("vsefab attestation v1" 0x00 firmware ID
 //   0x00 challenge); sig needs VSE_SIGNATURE_MAX_LEN bytes. `vsefab verify-attestation`
 //   checks it against the firmware's signed manifest.
+// vse_license_check: checks a license file (from vse_license) for the app app_id at time
+//   now_unix (Unix seconds, from a clock the caller trusts). VSE_OK: signed by the vendor's
+//   root key, for this customer and keyset, listing app_id, not expired.
+//   VSE_ERR_LICENSE_SIGNATURE: not the vendor's, or altered. VSE_ERR_LICENSE_CUSTOMER:
+//   another customer's or keyset's. VSE_ERR_LICENSE_APP: app_id not listed.
+//   VSE_ERR_LICENSE_EXPIRED: past its date. VSE_ERR_ARGUMENT: not a license file, or empty.
 // vse_attestation_public_key: writes the attestation public key as a DER
 //   SubjectPublicKeyInfo.
 // vse_firmware_id, vse_version: write the firmware ID (hex) or the firmware version with a
@@ -72,6 +82,10 @@ var (
 	_ = [1]struct{}{}[C.VSE_ERR_AUTH-codeAuth]
 	_ = [1]struct{}{}[C.VSE_ERR_UNPROVISIONED-codeUnprovisioned]
 	_ = [1]struct{}{}[C.VSE_ERR_INTERNAL-codeInternal]
+	_ = [1]struct{}{}[C.VSE_ERR_LICENSE_SIGNATURE-codeLicenseSignature]
+	_ = [1]struct{}{}[C.VSE_ERR_LICENSE_CUSTOMER-codeLicenseCustomer]
+	_ = [1]struct{}{}[C.VSE_ERR_LICENSE_APP-codeLicenseApp]
+	_ = [1]struct{}{}[C.VSE_ERR_LICENSE_EXPIRED-codeLicenseExpired]
 	_ = [1]struct{}{}[C.VSE_SEAL_OVERHEAD-vse.SealOverhead]
 	_ = [1]struct{}{}[C.VSE_SIGNATURE_MAX_LEN-vse.MaxSignatureSize]
 	_ = [1]struct{}{}[unsafe.Sizeof(C.size_t(0))-unsafe.Sizeof(uintptr(0))]
@@ -120,6 +134,13 @@ func vse_attest(challenge *C.vse_const_u8, challenge_len C.size_t,
 	sig *C.uint8_t, sig_len *C.size_t) C.int {
 	return C.int(loaded().cAttest(unsafe.Pointer(challenge), uintptr(challenge_len),
 		unsafe.Pointer(sig), sizePtr(sig_len)))
+}
+
+//export vse_license_check
+func vse_license_check(license *C.vse_const_u8, license_len C.size_t, app_id *C.vse_const_char,
+	app_id_len C.size_t, now_unix C.int64_t) C.int {
+	return C.int(loaded().cLicenseCheck(unsafe.Pointer(license), uintptr(license_len),
+		unsafe.Pointer(app_id), uintptr(app_id_len), int64(now_unix)))
 }
 
 //export vse_attestation_public_key

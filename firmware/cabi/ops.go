@@ -133,6 +133,15 @@ func (f firmware) attest(challenge, sig []byte) (n, code int) {
 	return copy(sig, s), codeOK
 }
 
+func (f firmware) checkLicense(license []byte, appID string, now int64) int {
+	ks, code := f.ready()
+	if code != codeOK {
+		return code
+	}
+	_, err := ks.CheckLicense(license, appID, now)
+	return codeOf(err)
+}
+
 func (f firmware) attestationPublicKey(out []byte) (n, code int) {
 	ks, code := f.ready()
 	if code != codeOK {

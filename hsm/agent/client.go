@@ -104,6 +104,19 @@ func (c Client) Generate(ctx context.Context, req *vsefabpb.GenerateRequest) (*r
 	return out, nil
 }
 
+// License asks the agent for a license.
+func (c Client) License(ctx context.Context, req *vsefabpb.LicenseRequest) ([]byte, error) {
+	resp, err := c.call(ctx, &vsefabpb.AgentRequest{Request: &vsefabpb.AgentRequest_License{License: req}})
+	if err != nil {
+		return nil, err
+	}
+	l := resp.GetLicense()
+	if l == nil || len(l.GetLicense()) == 0 {
+		return nil, fmt.Errorf("agent socket %s: answer to license holds no license", c.Socket)
+	}
+	return l.GetLicense(), nil
+}
+
 // checkPeer refuses an agent that runs as another user: its answers become firmware.
 func checkPeer(conn net.Conn) error {
 	uc, ok := conn.(*net.UnixConn)

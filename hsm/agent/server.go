@@ -18,6 +18,7 @@ import (
 	"github.com/vsefab/vsefab/hsm/red"
 	"github.com/vsefab/vsefab/internal/audit"
 	"github.com/vsefab/vsefab/internal/config"
+	"github.com/vsefab/vsefab/libs/vse"
 	"github.com/vsefab/vsefab/proto/vsefabpb"
 )
 
@@ -233,6 +234,8 @@ func (s *Server) answer(ctx context.Context, req *vsefabpb.AgentRequest) *vsefab
 		}}
 	case *vsefabpb.AgentRequest_Generate:
 		return s.generate(ctx, r.Generate)
+	case *vsefabpb.AgentRequest_License:
+		return s.license(ctx, r.License)
 	default:
 		rec := audit.Record{Operation: "unknown", Result: audit.Refused, Reason: "unknown request"}
 		if err := s.audit(rec); err != nil {
@@ -254,9 +257,17 @@ func (s *Server) audit(rec audit.Record) error {
 	return nil
 }
 
-// admit applies the policy to a generate request. On success the request holds one of the
+// admission is what the policy looks at in a request.
+type admission interface {
+	GetConfig() *vsefabpb.CustomerConfig
+	GetProduction() bool
+	GetExpectToken() string
+	GetExpectModule() string
+}
+
+// admit applies the policy to a generate or license request. On success the request holds one of the
 // window's builds until release says whether it was used.
-func (s *Server) admit(g *vsefabpb.GenerateRequest) (release func(ok bool), err error) {
+func (s *Server) admit(g admission) (release func(ok bool), err error) {
 	none := func(bool) {}
 	if g.GetProduction() {
 		if s.Policy == nil || !s.Policy.Production {
@@ -364,6 +375,47 @@ func (s *Server) generate(ctx context.Context, g *vsefabpb.GenerateRequest) *vse
 		resp.Sources = append(resp.Sources, &vsefabpb.SourceFile{Name: name, Content: out.Sources[name]})
 	}
 	return &vsefabpb.AgentResponse{Response: &vsefabpb.AgentResponse_Generate{Generate: resp}}
+}
+
+func (s *Server) license(ctx context.Context, l *vsefabpb.LicenseRequest) *vsefabpb.AgentResponse {
+	cfg := l.GetConfig()
+	log := s.Log.With("op", "license", "customer", cfg.GetCustomer(),
+		"keyset_version", cfg.GetKeysetVersion(), "target", l.GetBazelTarget())
+	rec := audit.Record{Operation: "license", Customer: cfg.GetCustomer(),
+		KeysetVersion: cfg.GetKeysetVersion(), BazelTarget: l.GetBazelTarget()}
+	refuse := func(result audit.Result, err error) *vsefabpb.AgentResponse {
+		log.Warn(string(result), "err", err)
+		rec.Result, rec.Reason = result, err.Error()
+		if aerr := s.audit(rec); aerr != nil {
+			return errorResponse(aerr.Error())
+		}
+		return errorResponse(err.Error())
+	}
+	if err := config.Validate(cfg); err != nil {
+		return refuse(audit.Refused, err)
+	}
+	release, err := s.admit(l)
+	if err != nil {
+		return refuse(audit.Refused, fmt.Errorf("refused by the agent's policy: %w", err))
+	}
+	lic, err := red.IssueLicense(ctx, s.Backend, cfg.GetCustomer(), cfg.GetKeysetVersion(), vse.LicenseTerms{
+		AppIDs: l.GetAppIds(), Features: l.GetFeatures(), NotAfter: l.GetNotAfter(),
+	})
+	if err != nil {
+		release(false)
+		return refuse(audit.Failed, err)
+	}
+	rec.Result = audit.OK
+	if err := s.audit(rec); err != nil {
+		release(false)
+		return errorResponse(err.Error())
+	}
+	s.served.Add(1)
+	release(true)
+	log.Info("license issued")
+	return &vsefabpb.AgentResponse{Response: &vsefabpb.AgentResponse_License{
+		License: &vsefabpb.LicenseResponse{License: lic},
+	}}
 }
 
 func errorResponse(msg string) *vsefabpb.AgentResponse {

@@ -70,19 +70,19 @@ func Generate(ctx context.Context, b Backend, req Request) (*Output, error) {
 		})
 	}
 
+	sig, err := signManifest(ctx, b, m)
+	if err != nil {
+		return nil, err
+	}
 	srcs, err := Transform(ks, Identity{
 		FirmwareID: m.FirmwareId, Customer: ks.Customer, KeysetVersion: ks.Version,
-		FirmwareVersion: cfg.GetFirmwareVersion(),
+		FirmwareVersion: cfg.GetFirmwareVersion(), RootPublicKey: sig.GetPublicKey(),
 	})
 	if err != nil {
 		return nil, err
 	}
 
 	escrow, err := escrowKeyset(ctx, b, ks)
-	if err != nil {
-		return nil, err
-	}
-	sig, err := signManifest(ctx, b, m)
 	if err != nil {
 		return nil, err
 	}

@@ -22,6 +22,7 @@ type Identity struct {
 	Customer        string
 	KeysetVersion   uint32
 	FirmwareVersion string
+	RootPublicKey   []byte // PKIX DER of the root signing key, against which the firmware checks licenses
 }
 
 // secretRoles are the keyset roles compiled into the firmware, and the vse.Keyset field each
@@ -75,6 +76,7 @@ func Transform(ks *Keyset, id Identity) (map[string][]byte, error) {
 	fmt.Fprintf(&main, "\t\tFirmwareID: %s,\n\t\tCustomer: %s,\n\t\tKeysetVersion: %d,\n\t\tFirmwareVersion: %s,\n",
 		strconv.Quote(id.FirmwareID), strconv.Quote(id.Customer), id.KeysetVersion,
 		strconv.Quote(id.FirmwareVersion))
+	fmt.Fprintf(&main, "\t\tRootPublicKey: []byte(%s),\n", strconv.Quote(string(id.RootPublicKey)))
 	main.Write(fields.Bytes())
 	main.WriteString("\t}, nil\n}\n")
 	src, err := format.Source(main.Bytes())

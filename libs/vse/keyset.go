@@ -26,6 +26,7 @@ type Keyset struct {
 	Customer        string
 	KeysetVersion   uint32
 	FirmwareVersion string
+	RootPublicKey   []byte // PKIX DER of the vendor's root signing key, which signs licenses
 
 	StorageKey     []share.Share // AES-256 storage root key, 32 bytes once combined
 	AttestationKey []share.Share // ECDSA P-256 private scalar, 32 bytes big-endian once combined

@@ -35,6 +35,7 @@ type AgentRequest struct {
 	//
 	//	*AgentRequest_Generate
 	//	*AgentRequest_Status
+	//	*AgentRequest_License
 	Request       isAgentRequest_Request `protobuf_oneof:"request"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -95,6 +96,15 @@ func (x *AgentRequest) GetStatus() *StatusRequest {
 	return nil
 }
 
+func (x *AgentRequest) GetLicense() *LicenseRequest {
+	if x != nil {
+		if x, ok := x.Request.(*AgentRequest_License); ok {
+			return x.License
+		}
+	}
+	return nil
+}
+
 type isAgentRequest_Request interface {
 	isAgentRequest_Request()
 }
@@ -107,9 +117,161 @@ type AgentRequest_Status struct {
 	Status *StatusRequest `protobuf:"bytes,2,opt,name=status,proto3,oneof"`
 }
 
+type AgentRequest_License struct {
+	License *LicenseRequest `protobuf:"bytes,3,opt,name=license,proto3,oneof"`
+}
+
 func (*AgentRequest_Generate) isAgentRequest_Request() {}
 
 func (*AgentRequest_Status) isAgentRequest_Request() {}
+
+func (*AgentRequest_License) isAgentRequest_Request() {}
+
+// A license for the firmware of the config's (customer, keyset_version): see libs/vse for
+// the file format. Subject to the same policy as generate.
+type LicenseRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Config        *CustomerConfig        `protobuf:"bytes,1,opt,name=config,proto3" json:"config,omitempty"`
+	AppIds        []string               `protobuf:"bytes,2,rep,name=app_ids,json=appIds,proto3" json:"app_ids,omitempty"`
+	Features      []string               `protobuf:"bytes,3,rep,name=features,proto3" json:"features,omitempty"`
+	NotAfter      int64                  `protobuf:"varint,4,opt,name=not_after,json=notAfter,proto3" json:"not_after,omitempty"` // Unix seconds
+	BazelTarget   string                 `protobuf:"bytes,5,opt,name=bazel_target,json=bazelTarget,proto3" json:"bazel_target,omitempty"`
+	Production    bool                   `protobuf:"varint,6,opt,name=production,proto3" json:"production,omitempty"`
+	ExpectToken   string                 `protobuf:"bytes,7,opt,name=expect_token,json=expectToken,proto3" json:"expect_token,omitempty"`
+	ExpectModule  string                 `protobuf:"bytes,8,opt,name=expect_module,json=expectModule,proto3" json:"expect_module,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LicenseRequest) Reset() {
+	*x = LicenseRequest{}
+	mi := &file_agent_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LicenseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LicenseRequest) ProtoMessage() {}
+
+func (x *LicenseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LicenseRequest.ProtoReflect.Descriptor instead.
+func (*LicenseRequest) Descriptor() ([]byte, []int) {
+	return file_agent_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *LicenseRequest) GetConfig() *CustomerConfig {
+	if x != nil {
+		return x.Config
+	}
+	return nil
+}
+
+func (x *LicenseRequest) GetAppIds() []string {
+	if x != nil {
+		return x.AppIds
+	}
+	return nil
+}
+
+func (x *LicenseRequest) GetFeatures() []string {
+	if x != nil {
+		return x.Features
+	}
+	return nil
+}
+
+func (x *LicenseRequest) GetNotAfter() int64 {
+	if x != nil {
+		return x.NotAfter
+	}
+	return 0
+}
+
+func (x *LicenseRequest) GetBazelTarget() string {
+	if x != nil {
+		return x.BazelTarget
+	}
+	return ""
+}
+
+func (x *LicenseRequest) GetProduction() bool {
+	if x != nil {
+		return x.Production
+	}
+	return false
+}
+
+func (x *LicenseRequest) GetExpectToken() string {
+	if x != nil {
+		return x.ExpectToken
+	}
+	return ""
+}
+
+func (x *LicenseRequest) GetExpectModule() string {
+	if x != nil {
+		return x.ExpectModule
+	}
+	return ""
+}
+
+type LicenseResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	License       []byte                 `protobuf:"bytes,1,opt,name=license,proto3" json:"license,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LicenseResponse) Reset() {
+	*x = LicenseResponse{}
+	mi := &file_agent_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LicenseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LicenseResponse) ProtoMessage() {}
+
+func (x *LicenseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LicenseResponse.ProtoReflect.Descriptor instead.
+func (*LicenseResponse) Descriptor() ([]byte, []int) {
+	return file_agent_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *LicenseResponse) GetLicense() []byte {
+	if x != nil {
+		return x.License
+	}
+	return nil
+}
 
 type GenerateRequest struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
@@ -128,7 +290,7 @@ type GenerateRequest struct {
 
 func (x *GenerateRequest) Reset() {
 	*x = GenerateRequest{}
-	mi := &file_agent_proto_msgTypes[1]
+	mi := &file_agent_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -140,7 +302,7 @@ func (x *GenerateRequest) String() string {
 func (*GenerateRequest) ProtoMessage() {}
 
 func (x *GenerateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[1]
+	mi := &file_agent_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -153,7 +315,7 @@ func (x *GenerateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerateRequest.ProtoReflect.Descriptor instead.
 func (*GenerateRequest) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{1}
+	return file_agent_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *GenerateRequest) GetConfig() *CustomerConfig {
@@ -217,7 +379,7 @@ type GenerateResponse struct {
 
 func (x *GenerateResponse) Reset() {
 	*x = GenerateResponse{}
-	mi := &file_agent_proto_msgTypes[2]
+	mi := &file_agent_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -229,7 +391,7 @@ func (x *GenerateResponse) String() string {
 func (*GenerateResponse) ProtoMessage() {}
 
 func (x *GenerateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[2]
+	mi := &file_agent_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -242,7 +404,7 @@ func (x *GenerateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerateResponse.ProtoReflect.Descriptor instead.
 func (*GenerateResponse) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{2}
+	return file_agent_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GenerateResponse) GetSources() []*SourceFile {
@@ -283,7 +445,7 @@ type SourceFile struct {
 
 func (x *SourceFile) Reset() {
 	*x = SourceFile{}
-	mi := &file_agent_proto_msgTypes[3]
+	mi := &file_agent_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -295,7 +457,7 @@ func (x *SourceFile) String() string {
 func (*SourceFile) ProtoMessage() {}
 
 func (x *SourceFile) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[3]
+	mi := &file_agent_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -308,7 +470,7 @@ func (x *SourceFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SourceFile.ProtoReflect.Descriptor instead.
 func (*SourceFile) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{3}
+	return file_agent_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SourceFile) GetName() string {
@@ -333,7 +495,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_agent_proto_msgTypes[4]
+	mi := &file_agent_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -345,7 +507,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[4]
+	mi := &file_agent_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -358,7 +520,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{4}
+	return file_agent_proto_rawDescGZIP(), []int{6}
 }
 
 type StatusResponse struct {
@@ -373,7 +535,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_agent_proto_msgTypes[5]
+	mi := &file_agent_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -385,7 +547,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[5]
+	mi := &file_agent_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -398,7 +560,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{5}
+	return file_agent_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *StatusResponse) GetHsmUri() string {
@@ -436,6 +598,7 @@ type AgentResponse struct {
 	//	*AgentResponse_Generate
 	//	*AgentResponse_Status
 	//	*AgentResponse_Error
+	//	*AgentResponse_License
 	Response      isAgentResponse_Response `protobuf_oneof:"response"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -443,7 +606,7 @@ type AgentResponse struct {
 
 func (x *AgentResponse) Reset() {
 	*x = AgentResponse{}
-	mi := &file_agent_proto_msgTypes[6]
+	mi := &file_agent_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -455,7 +618,7 @@ func (x *AgentResponse) String() string {
 func (*AgentResponse) ProtoMessage() {}
 
 func (x *AgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[6]
+	mi := &file_agent_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -468,7 +631,7 @@ func (x *AgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentResponse.ProtoReflect.Descriptor instead.
 func (*AgentResponse) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{6}
+	return file_agent_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AgentResponse) GetResponse() isAgentResponse_Response {
@@ -505,6 +668,15 @@ func (x *AgentResponse) GetError() *AgentError {
 	return nil
 }
 
+func (x *AgentResponse) GetLicense() *LicenseResponse {
+	if x != nil {
+		if x, ok := x.Response.(*AgentResponse_License); ok {
+			return x.License
+		}
+	}
+	return nil
+}
+
 type isAgentResponse_Response interface {
 	isAgentResponse_Response()
 }
@@ -521,11 +693,17 @@ type AgentResponse_Error struct {
 	Error *AgentError `protobuf:"bytes,3,opt,name=error,proto3,oneof"`
 }
 
+type AgentResponse_License struct {
+	License *LicenseResponse `protobuf:"bytes,4,opt,name=license,proto3,oneof"`
+}
+
 func (*AgentResponse_Generate) isAgentResponse_Response() {}
 
 func (*AgentResponse_Status) isAgentResponse_Response() {}
 
 func (*AgentResponse_Error) isAgentResponse_Response() {}
+
+func (*AgentResponse_License) isAgentResponse_Response() {}
 
 type AgentError struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -536,7 +714,7 @@ type AgentError struct {
 
 func (x *AgentError) Reset() {
 	*x = AgentError{}
-	mi := &file_agent_proto_msgTypes[7]
+	mi := &file_agent_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -548,7 +726,7 @@ func (x *AgentError) String() string {
 func (*AgentError) ProtoMessage() {}
 
 func (x *AgentError) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[7]
+	mi := &file_agent_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -561,7 +739,7 @@ func (x *AgentError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentError.ProtoReflect.Descriptor instead.
 func (*AgentError) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{7}
+	return file_agent_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AgentError) GetMessage() string {
@@ -575,11 +753,25 @@ var File_agent_proto protoreflect.FileDescriptor
 
 const file_agent_proto_rawDesc = "" +
 	"\n" +
-	"\vagent.proto\x12\tvsefab.v1\x1a\fconfig.proto\x1a\x0emanifest.proto\"\x87\x01\n" +
+	"\vagent.proto\x12\tvsefab.v1\x1a\fconfig.proto\x1a\x0emanifest.proto\"\xbe\x01\n" +
 	"\fAgentRequest\x128\n" +
 	"\bgenerate\x18\x01 \x01(\v2\x1a.vsefab.v1.GenerateRequestH\x00R\bgenerate\x122\n" +
-	"\x06status\x18\x02 \x01(\v2\x18.vsefab.v1.StatusRequestH\x00R\x06statusB\t\n" +
-	"\arequest\"\x92\x02\n" +
+	"\x06status\x18\x02 \x01(\v2\x18.vsefab.v1.StatusRequestH\x00R\x06status\x125\n" +
+	"\alicense\x18\x03 \x01(\v2\x19.vsefab.v1.LicenseRequestH\x00R\alicenseB\t\n" +
+	"\arequest\"\xa0\x02\n" +
+	"\x0eLicenseRequest\x121\n" +
+	"\x06config\x18\x01 \x01(\v2\x19.vsefab.v1.CustomerConfigR\x06config\x12\x17\n" +
+	"\aapp_ids\x18\x02 \x03(\tR\x06appIds\x12\x1a\n" +
+	"\bfeatures\x18\x03 \x03(\tR\bfeatures\x12\x1b\n" +
+	"\tnot_after\x18\x04 \x01(\x03R\bnotAfter\x12!\n" +
+	"\fbazel_target\x18\x05 \x01(\tR\vbazelTarget\x12\x1e\n" +
+	"\n" +
+	"production\x18\x06 \x01(\bR\n" +
+	"production\x12!\n" +
+	"\fexpect_token\x18\a \x01(\tR\vexpectToken\x12#\n" +
+	"\rexpect_module\x18\b \x01(\tR\fexpectModule\"+\n" +
+	"\x0fLicenseResponse\x12\x18\n" +
+	"\alicense\x18\x01 \x01(\fR\alicense\"\x92\x02\n" +
 	"\x0fGenerateRequest\x121\n" +
 	"\x06config\x18\x01 \x01(\v2\x19.vsefab.v1.CustomerConfigR\x06config\x12#\n" +
 	"\rconfig_digest\x18\x02 \x01(\fR\fconfigDigest\x12\x1c\n" +
@@ -606,11 +798,12 @@ const file_agent_proto_rawDesc = "" +
 	"\x0frequests_served\x18\x03 \x01(\x04R\x0erequestsServed\x12\x1e\n" +
 	"\n" +
 	"production\x18\x04 \x01(\bR\n" +
-	"production\"\xba\x01\n" +
+	"production\"\xf2\x01\n" +
 	"\rAgentResponse\x129\n" +
 	"\bgenerate\x18\x01 \x01(\v2\x1b.vsefab.v1.GenerateResponseH\x00R\bgenerate\x123\n" +
 	"\x06status\x18\x02 \x01(\v2\x19.vsefab.v1.StatusResponseH\x00R\x06status\x12-\n" +
-	"\x05error\x18\x03 \x01(\v2\x15.vsefab.v1.AgentErrorH\x00R\x05errorB\n" +
+	"\x05error\x18\x03 \x01(\v2\x15.vsefab.v1.AgentErrorH\x00R\x05error\x126\n" +
+	"\alicense\x18\x04 \x01(\v2\x1a.vsefab.v1.LicenseResponseH\x00R\alicenseB\n" +
 	"\n" +
 	"\bresponse\"&\n" +
 	"\n" +
@@ -629,37 +822,42 @@ func file_agent_proto_rawDescGZIP() []byte {
 	return file_agent_proto_rawDescData
 }
 
-var file_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_agent_proto_goTypes = []any{
 	(*AgentRequest)(nil),      // 0: vsefab.v1.AgentRequest
-	(*GenerateRequest)(nil),   // 1: vsefab.v1.GenerateRequest
-	(*GenerateResponse)(nil),  // 2: vsefab.v1.GenerateResponse
-	(*SourceFile)(nil),        // 3: vsefab.v1.SourceFile
-	(*StatusRequest)(nil),     // 4: vsefab.v1.StatusRequest
-	(*StatusResponse)(nil),    // 5: vsefab.v1.StatusResponse
-	(*AgentResponse)(nil),     // 6: vsefab.v1.AgentResponse
-	(*AgentError)(nil),        // 7: vsefab.v1.AgentError
-	(*CustomerConfig)(nil),    // 8: vsefab.v1.CustomerConfig
-	(*Manifest)(nil),          // 9: vsefab.v1.Manifest
-	(*ManifestSignature)(nil), // 10: vsefab.v1.ManifestSignature
-	(HsmKind)(0),              // 11: vsefab.v1.HsmKind
+	(*LicenseRequest)(nil),    // 1: vsefab.v1.LicenseRequest
+	(*LicenseResponse)(nil),   // 2: vsefab.v1.LicenseResponse
+	(*GenerateRequest)(nil),   // 3: vsefab.v1.GenerateRequest
+	(*GenerateResponse)(nil),  // 4: vsefab.v1.GenerateResponse
+	(*SourceFile)(nil),        // 5: vsefab.v1.SourceFile
+	(*StatusRequest)(nil),     // 6: vsefab.v1.StatusRequest
+	(*StatusResponse)(nil),    // 7: vsefab.v1.StatusResponse
+	(*AgentResponse)(nil),     // 8: vsefab.v1.AgentResponse
+	(*AgentError)(nil),        // 9: vsefab.v1.AgentError
+	(*CustomerConfig)(nil),    // 10: vsefab.v1.CustomerConfig
+	(*Manifest)(nil),          // 11: vsefab.v1.Manifest
+	(*ManifestSignature)(nil), // 12: vsefab.v1.ManifestSignature
+	(HsmKind)(0),              // 13: vsefab.v1.HsmKind
 }
 var file_agent_proto_depIdxs = []int32{
-	1,  // 0: vsefab.v1.AgentRequest.generate:type_name -> vsefab.v1.GenerateRequest
-	4,  // 1: vsefab.v1.AgentRequest.status:type_name -> vsefab.v1.StatusRequest
-	8,  // 2: vsefab.v1.GenerateRequest.config:type_name -> vsefab.v1.CustomerConfig
-	3,  // 3: vsefab.v1.GenerateResponse.sources:type_name -> vsefab.v1.SourceFile
-	9,  // 4: vsefab.v1.GenerateResponse.manifest:type_name -> vsefab.v1.Manifest
-	10, // 5: vsefab.v1.GenerateResponse.manifest_signature:type_name -> vsefab.v1.ManifestSignature
-	11, // 6: vsefab.v1.StatusResponse.hsm_kind:type_name -> vsefab.v1.HsmKind
-	2,  // 7: vsefab.v1.AgentResponse.generate:type_name -> vsefab.v1.GenerateResponse
-	5,  // 8: vsefab.v1.AgentResponse.status:type_name -> vsefab.v1.StatusResponse
-	7,  // 9: vsefab.v1.AgentResponse.error:type_name -> vsefab.v1.AgentError
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	3,  // 0: vsefab.v1.AgentRequest.generate:type_name -> vsefab.v1.GenerateRequest
+	6,  // 1: vsefab.v1.AgentRequest.status:type_name -> vsefab.v1.StatusRequest
+	1,  // 2: vsefab.v1.AgentRequest.license:type_name -> vsefab.v1.LicenseRequest
+	10, // 3: vsefab.v1.LicenseRequest.config:type_name -> vsefab.v1.CustomerConfig
+	10, // 4: vsefab.v1.GenerateRequest.config:type_name -> vsefab.v1.CustomerConfig
+	5,  // 5: vsefab.v1.GenerateResponse.sources:type_name -> vsefab.v1.SourceFile
+	11, // 6: vsefab.v1.GenerateResponse.manifest:type_name -> vsefab.v1.Manifest
+	12, // 7: vsefab.v1.GenerateResponse.manifest_signature:type_name -> vsefab.v1.ManifestSignature
+	13, // 8: vsefab.v1.StatusResponse.hsm_kind:type_name -> vsefab.v1.HsmKind
+	4,  // 9: vsefab.v1.AgentResponse.generate:type_name -> vsefab.v1.GenerateResponse
+	7,  // 10: vsefab.v1.AgentResponse.status:type_name -> vsefab.v1.StatusResponse
+	9,  // 11: vsefab.v1.AgentResponse.error:type_name -> vsefab.v1.AgentError
+	2,  // 12: vsefab.v1.AgentResponse.license:type_name -> vsefab.v1.LicenseResponse
+	13, // [13:13] is the sub-list for method output_type
+	13, // [13:13] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_agent_proto_init() }
@@ -672,11 +870,13 @@ func file_agent_proto_init() {
 	file_agent_proto_msgTypes[0].OneofWrappers = []any{
 		(*AgentRequest_Generate)(nil),
 		(*AgentRequest_Status)(nil),
+		(*AgentRequest_License)(nil),
 	}
-	file_agent_proto_msgTypes[6].OneofWrappers = []any{
+	file_agent_proto_msgTypes[8].OneofWrappers = []any{
 		(*AgentResponse_Generate)(nil),
 		(*AgentResponse_Status)(nil),
 		(*AgentResponse_Error)(nil),
+		(*AgentResponse_License)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -684,7 +884,7 @@ func file_agent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agent_proto_rawDesc), len(file_agent_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -44,3 +44,11 @@ VseFirmwareInfo = provider(
         "log": "File: the step log of the secrets action",
     },
 )
+
+VseLicenseInfo = provider(
+    doc = "A license for a customer's firmware.",
+    fields = {
+        "customer": "string: the customer's name",
+        "file": "File: the license",
+    },
+)

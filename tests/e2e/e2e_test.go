@@ -61,6 +61,7 @@ func mustBazel(t *testing.T, args ...string) string {
 
 var buildTargets = []string{
 	"//customers/acme:firmware", "//customers/globex:firmware", "//tests/e2e/cdriver",
+	"//customers/acme:license", "//customers/globex:license",
 }
 
 // built is the output of the first build of the test binary's run, for the leak search.
@@ -122,6 +123,7 @@ func TestFirmwareThroughCABI(t *testing.T) {
 	for _, c := range customers {
 		t.Run(c, func(t *testing.T) { checkFirmware(t, c, vsefabpb.HsmKind_TEST) })
 	}
+	t.Run("licenses", checkLicenses)
 }
 
 // checkFirmware drives customer's built firmware through its C ABI and checks it against
@@ -218,6 +220,36 @@ func checkIsolated(t *testing.T) {
 			"--challenge", challenge, "--response", response).CombinedOutput()
 		if genuine := err == nil && strings.HasPrefix(string(out), "genuine"); genuine != (c == "acme") {
 			t.Errorf("acme's attestation checked against %s's manifest: %v\n%s", c, err, out)
+		}
+	}
+}
+
+// checkLicenses checks the built licenses against the built firmware through the C ABI: each
+// refusal has its own code (cdriver exits with 10 + the code).
+func checkLicenses(t *testing.T) {
+	t.Helper()
+	data, err := os.ReadFile(bin(t, "customers/acme/license.license"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	acme := hex.EncodeToString(data)
+	data[len(data)/2] ^= 1
+	flipped := hex.EncodeToString(data)
+	const expired = "1893456001" // 2030-01-01T00:00:01Z, a second past not_after
+	for _, tc := range []struct {
+		name, firmware, license, app, now string
+		exit                              int
+	}{
+		{"valid", "acme", acme, "com.acme.wallet", "1800000000", 0},
+		{"valid in its last second", "acme", acme, "com.acme.pay", "1893456000", 0},
+		{"expired", "acme", acme, "com.acme.wallet", expired, 19},
+		{"wrong app", "acme", acme, "com.globex.wallet", "1800000000", 18},
+		{"wrong customer", "globex", acme, "com.acme.wallet", "1800000000", 17},
+		{"flipped byte", "acme", flipped, "com.acme.wallet", "1800000000", 16},
+	} {
+		out, code := driver(t, tc.firmware, "license", tc.license, tc.app, tc.now)
+		if code != tc.exit {
+			t.Errorf("license %s: exit %d (%s), want %d", tc.name, code, out, tc.exit)
 		}
 	}
 }

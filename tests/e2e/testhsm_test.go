@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"os"
@@ -22,6 +23,7 @@ import (
 	"github.com/vsefab/vsefab/hsm/red"
 	"github.com/vsefab/vsefab/internal/leakcheck"
 	"github.com/vsefab/vsefab/internal/softhsmtest"
+	"github.com/vsefab/vsefab/libs/vse"
 	"github.com/vsefab/vsefab/proto/vsefabpb"
 
 	p11 "github.com/vsefab/vsefab/hsm/pkcs11"
@@ -280,6 +282,20 @@ func TestTestHSM(t *testing.T) {
 			all = append(all, manifest(t, c), emulatorManifest(t, c))
 		}
 		checkUnique(t, all...)
+	})
+
+	t.Run("licenses", func(t *testing.T) {
+		checkLicenses(t)
+		// The emulator's license for acme is refused by acme's firmware from the token:
+		// another root key signed it.
+		emu, err := red.IssueLicense(context.Background(), emulator.Emulator{}, "acme", 1,
+			vse.LicenseTerms{AppIDs: []string{"com.acme.wallet"}, NotAfter: 1893456000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out, code := driver(t, "acme", "license", hex.EncodeToString(emu), "com.acme.wallet", "1800000000"); code != 16 {
+			t.Errorf("emulator license on test-token firmware: exit %d (%s), want 16 (VSE_ERR_LICENSE_SIGNATURE)", code, out)
+		}
 	})
 
 	t.Run("objects on the token", func(t *testing.T) {

@@ -25,6 +25,7 @@ var commands = map[string]command{
 	"agent":              {"serve the red side of an HSM to builds on a unix socket", runAgent},
 	"audit":              {"check an agent's audit log: vsefab audit verify --public-key FILE LOG", runAudit},
 	"version":            {"print the version", runVersion},
+	"license":            {"issue a license for a customer's firmware (run by Bazel for vse_license)", runLicense},
 	"token":              {"initialize a token under dual control: vsefab token init", runToken},
 	"ceremony":           {"create the root keys and customers' keys on a token under dual control", runCeremony},
 	"verify":             {"check manifests: signatures, unique keys and, with --prod, production origin", runVerify},

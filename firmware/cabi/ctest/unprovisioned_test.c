@@ -53,6 +53,10 @@ int main(void) {
   rc = vse_attestation_public_key(out, &n);
   expect("vse_attestation_public_key", rc, VSE_ERR_UNPROVISIONED, n);
 
+  rc = vse_license_check(digest, sizeof digest, "com.example.app", 15, 0);
+  n = 0;
+  expect("vse_license_check", rc, VSE_ERR_UNPROVISIONED, n);
+
   n = sizeof text;
   rc = vse_firmware_id(text, &n);
   expect("vse_firmware_id", rc, VSE_ERR_UNPROVISIONED, n);
@@ -81,14 +85,14 @@ int main(void) {
   rc = vse_unseal(sealed, 5, NULL, 0, out, &n);
   expect("vse_unseal of a short input", rc, VSE_ERR_ARGUMENT, n);
 
-  for (int code = VSE_OK; code <= VSE_ERR_INTERNAL + 1; code++) {
+  for (int code = VSE_OK; code <= VSE_ERR_LICENSE_EXPIRED + 1; code++) {
     const char *msg = vse_strerror(code);
     if (msg == NULL || msg[0] == '\0') {
       fprintf(stderr, "FAIL vse_strerror(%d) is empty\n", code);
       failures++;
     }
   }
-  if (strcmp(vse_strerror(-1), vse_strerror(VSE_ERR_INTERNAL + 1)) != 0) {
+  if (strcmp(vse_strerror(-1), vse_strerror(VSE_ERR_LICENSE_EXPIRED + 1)) != 0) {
     fprintf(stderr, "FAIL unknown codes have different messages\n");
     failures++;
   }

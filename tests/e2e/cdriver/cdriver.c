@@ -8,6 +8,7 @@
  *   cdriver LIB unseal HEX_SEALED HEX_AAD
  *   cdriver LIB sign HEX_DIGEST
  *   cdriver LIB attest HEX_CHALLENGE
+ *   cdriver LIB license HEX_LICENSE APP_ID UNIX_TIME
  *   cdriver LIB pubkey | id | version
  */
 #include <dlfcn.h>
@@ -21,6 +22,7 @@ typedef int (*data_op)(const uint8_t *, size_t, const uint8_t *, size_t, uint8_t
 typedef int (*sign_op)(const uint8_t *, size_t, uint8_t *, size_t *);
 typedef int (*bytes_op)(uint8_t *, size_t *);
 typedef int (*text_op)(char *, size_t *);
+typedef int (*license_op)(const uint8_t *, size_t, const char *, size_t, int64_t);
 typedef const char *(*strerror_op)(int);
 
 static void *sym(void *lib, const char *name) {
@@ -67,7 +69,7 @@ static int finish(void *lib, int rc) {
 
 int main(int argc, char **argv) {
   if (argc < 3) {
-    fprintf(stderr, "usage: cdriver LIB seal|unseal|sign|attest|pubkey|id|version [HEX...]\n");
+    fprintf(stderr, "usage: cdriver LIB seal|unseal|sign|attest|license|pubkey|id|version [HEX...]\n");
     return 2;
   }
   void *lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
@@ -97,6 +99,12 @@ int main(int argc, char **argv) {
     uint8_t *c = unhex(argv[3], &c_len);
     rc = ((sign_op)sym(lib, "vse_attest"))(c, c_len, out, &out_len);
     if (rc == 0) puthex(out, out_len);
+  } else if (strcmp(op, "license") == 0 && argc == 6) {
+    size_t l_len;
+    uint8_t *l = unhex(argv[3], &l_len);
+    rc = ((license_op)sym(lib, "vse_license_check"))(l, l_len, argv[4], strlen(argv[4]),
+                                                     (int64_t)strtoll(argv[5], NULL, 10));
+    if (rc == 0) printf("licensed\n");
   } else if (strcmp(op, "pubkey") == 0 && argc == 3) {
     rc = ((bytes_op)sym(lib, "vse_attestation_public_key"))(out, &out_len);
     if (rc == 0) puthex(out, out_len);

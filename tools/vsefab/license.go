@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/vsefab/vsefab/hsm/agent"
+	"github.com/vsefab/vsefab/hsm/emulator"
+	"github.com/vsefab/vsefab/hsm/red"
+	"github.com/vsefab/vsefab/internal/config"
+	"github.com/vsefab/vsefab/internal/outfile"
+	"github.com/vsefab/vsefab/libs/vse"
+	"github.com/vsefab/vsefab/proto/vsefabpb"
+)
+
+const licenseSynopsis = `Issues a license for the firmware of the customer's (customer, keyset_version): the
+apps it may run in, the features it grants and the time it ends, encrypted under the
+customer's license key and signed by the HSM's root signing key. The firmware checks it
+with vse_license_check. Run by Bazel for vse_license targets.`
+
+func runLicense(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("license", licenseSynopsis, stderr)
+	cfgPath := fs.String("config", "", "customer config (textproto); required")
+	customer := fs.String("customer", "", "customer the build target declares; must equal the config's")
+	appIDs := fs.String("app-ids", "", "app IDs the license lists, comma-separated; required")
+	features := fs.String("features", "", "features the license grants, comma-separated")
+	notAfter := fs.String("not-after", "", "last moment the license is valid, RFC 3339 (2027-12-31T23:59:59Z); required")
+	out := fs.String("out", "", "output: the license file; required")
+	hsm := fs.String("hsm", emulator.URI, `HSM to use in process: "emulator:"`)
+	agentSocket := fs.String("agent", "", "unix socket of a running vsefab agent; when set, its HSM is used")
+	target := fs.String("target", "", "Bazel label of the target asking, for the agent's audit log")
+	production := fs.Bool("production", false, "the build is --config=prod (see vsefab gen --help)")
+	expectToken := fs.String("expect-token", "", "with --production: label of the production token")
+	expectModule := fs.String("expect-module", "", "with --production: path of the production PKCS#11 module")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	for name, v := range map[string]string{"--config": *cfgPath, "--app-ids": *appIDs,
+		"--not-after": *notAfter, "--out": *out} {
+		if v == "" {
+			return fmt.Errorf("flag %s is required (see vsefab license --help)", name)
+		}
+	}
+	until, err := time.Parse(time.RFC3339, *notAfter)
+	if err != nil {
+		return fmt.Errorf("--not-after %q: not an RFC 3339 time such as 2027-12-31T23:59:59Z", *notAfter)
+	}
+	cfg, _, err := config.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if *customer != "" && cfg.GetCustomer() != *customer {
+		return fmt.Errorf("%s: field customer is %q but the build target declares customer %q: "+
+			"make them equal", *cfgPath, cfg.GetCustomer(), *customer)
+	}
+	terms := vse.LicenseTerms{AppIDs: splitList(*appIDs), Features: splitList(*features), NotAfter: until.Unix()}
+
+	var lic []byte
+	if *agentSocket != "" {
+		lic, err = agent.Client{Socket: *agentSocket}.License(ctx, &vsefabpb.LicenseRequest{
+			Config: cfg, AppIds: terms.AppIDs, Features: terms.Features, NotAfter: terms.NotAfter,
+			BazelTarget: *target, Production: *production, ExpectToken: *expectToken, ExpectModule: *expectModule,
+		})
+	} else {
+		var backend red.Backend
+		if backend, err = openBackend(*hsm); err != nil {
+			return err
+		}
+		lic, err = red.IssueLicense(ctx, backend, cfg.GetCustomer(), cfg.GetKeysetVersion(), terms)
+	}
+	if err != nil {
+		return err
+	}
+	set := outfile.NewSet()
+	set.Add(*out, lic)
+	return set.Commit()
+}
+
+func splitList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
+}
