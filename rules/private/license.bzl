@@ -9,7 +9,7 @@ def _vse_license_impl(ctx):
     hsm = ctx.toolchains[_HSM_TOOLCHAIN].hsm
     if not ctx.attr.app_ids:
         fail("%s: attribute app_ids is empty: list the app IDs the license admits, for example [\"com.acme.wallet\"]" % ctx.label)
-    for s in ctx.attr.app_ids + ctx.attr.features:
+    for s in ctx.attr.app_ids + ctx.attr.license_features:
         if not s or "," in s:
             fail("%s: app ID or feature %r must be non-empty and hold no comma" % (ctx.label, s))
     out = ctx.actions.declare_file(ctx.label.name + ".license")
@@ -19,8 +19,8 @@ def _vse_license_impl(ctx):
     args.add("--config", customer.config)
     args.add("--customer", customer.customer)
     args.add("--app-ids", ",".join(ctx.attr.app_ids))
-    if ctx.attr.features:
-        args.add("--features", ",".join(ctx.attr.features))
+    if ctx.attr.license_features:
+        args.add("--features", ",".join(ctx.attr.license_features))
     args.add("--not-after", ctx.attr.not_after)
     if hsm.agent_socket:
         args.add("--agent", hsm.agent_socket)
@@ -47,12 +47,8 @@ def _vse_license_impl(ctx):
         VseLicenseInfo(customer = customer.customer, file = out),
     ]
 
-vse_license = rule(
+_vse_license = rule(
     implementation = _vse_license_impl,
-    doc = "A license for a customer's firmware: the apps it may run in, the features it " +
-          "grants and when it ends, encrypted under the customer's license key and signed by " +
-          "the HSM's root signing key. The firmware checks it with vse_license_check. " +
-          "Writes <name>.license.",
     attrs = {
         "customer": attr.label(
             mandatory = True,
@@ -63,7 +59,8 @@ vse_license = rule(
             mandatory = True,
             doc = "App IDs (bundle IDs, package names) the firmware may run in.",
         ),
-        "features": attr.string_list(doc = "Features the license grants."),
+        # "features" is a built-in attribute of every rule; the macro below maps it.
+        "license_features": attr.string_list(doc = "Features the license grants."),
         "not_after": attr.string(
             mandatory = True,
             doc = "Last moment the license is valid, RFC 3339, for example \"2027-12-31T23:59:59Z\".",
@@ -77,3 +74,26 @@ vse_license = rule(
     toolchains = [_HSM_TOOLCHAIN],
     provides = [VseLicenseInfo],
 )
+
+def vse_license(name, customer, app_ids, not_after, features = [], **kwargs):
+    """A license for a customer's firmware, issued by the HSM; writes <name>.license.
+
+    The terms are encrypted under the customer's license key and the file is signed by the
+    HSM's root signing key. The firmware checks it with vse_license_check.
+
+    Args:
+      name: name of the target.
+      customer: label of the vse_customer whose firmware the license is for.
+      app_ids: app IDs (bundle IDs, package names) the firmware may run in.
+      not_after: last moment the license is valid, RFC 3339, for example "2027-12-31T23:59:59Z".
+      features: features the license grants.
+      **kwargs: visibility, tags and the other attributes every rule has.
+    """
+    _vse_license(
+        name = name,
+        customer = customer,
+        app_ids = app_ids,
+        not_after = not_after,
+        license_features = features,
+        **kwargs
+    )
