@@ -18,7 +18,7 @@ BUILDIFIER := $(TOOLS_BIN)/buildifier
 # protoc-gen-go at the protobuf version go.mod pins, so generated code matches the runtime.
 PROTOBUF_VERSION = $(shell $(GO) list -mod=mod -m -f '{{.Version}}' google.golang.org/protobuf)
 PROTOC_GEN_GO := $(TOOLS_BIN)/protoc-gen-go
-PROTOS := agent.proto config.proto manifest.proto escrow.proto audit.proto
+PROTOS := agent.proto bundle.proto config.proto manifest.proto escrow.proto audit.proto
 
 DEB_PACKAGES := bazel-bootstrap bazel-skylib bazel-platforms bazel-rules-java gcc softhsm2 opensc protobuf-compiler
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -143,3 +143,16 @@ func checkPeer(conn net.Conn) error {
 	}
 	return nil
 }
+
+// SignBundle asks the agent for the root signature over a bundle's index.
+func (c Client) SignBundle(ctx context.Context, req *vsefabpb.BundleRequest) (*vsefabpb.ManifestSignature, error) {
+	resp, err := c.call(ctx, &vsefabpb.AgentRequest{Request: &vsefabpb.AgentRequest_Bundle{Bundle: req}})
+	if err != nil {
+		return nil, err
+	}
+	sig := resp.GetBundle().GetSignature()
+	if len(sig.GetSignature()) == 0 {
+		return nil, fmt.Errorf("agent at %s answered a bundle request without a signature", c.Socket)
+	}
+	return sig, nil
+}

@@ -236,12 +236,14 @@ func (s *Server) answer(ctx context.Context, req *vsefabpb.AgentRequest) *vsefab
 		return s.generate(ctx, r.Generate)
 	case *vsefabpb.AgentRequest_License:
 		return s.license(ctx, r.License)
+	case *vsefabpb.AgentRequest_Bundle:
+		return s.bundle(ctx, r.Bundle)
 	default:
 		rec := audit.Record{Operation: "unknown", Result: audit.Refused, Reason: "unknown request"}
 		if err := s.audit(rec); err != nil {
 			return errorResponse(err.Error())
 		}
-		return errorResponse("unknown request: this agent answers generate and status")
+		return errorResponse("unknown request: this agent answers generate, license, bundle and status")
 	}
 }
 
@@ -265,8 +267,8 @@ type admission interface {
 	GetExpectModule() string
 }
 
-// admit applies the policy to a generate or license request. On success the request holds one of the
-// window's builds until release says whether it was used.
+// admit applies the policy to a request. On success the request holds one of the window's
+// builds until release says whether it was used.
 func (s *Server) admit(g admission) (release func(ok bool), err error) {
 	none := func(bool) {}
 	if g.GetProduction() {
@@ -329,12 +331,16 @@ func customerList(m map[string]bool) string {
 	return strings.Join(l, ",")
 }
 
-func (s *Server) generate(ctx context.Context, g *vsefabpb.GenerateRequest) *vsefabpb.AgentResponse {
-	cfg := g.GetConfig()
-	log := s.Log.With("op", "generate", "customer", cfg.GetCustomer(),
-		"keyset_version", cfg.GetKeysetVersion(), "target", g.GetBazelTarget())
-	rec := audit.Record{Operation: "generate", Customer: cfg.GetCustomer(),
-		KeysetVersion: cfg.GetKeysetVersion(), BazelTarget: g.GetBazelTarget()}
+// serve runs one policy-bound request: the config is validated, the policy admits it (each
+// request takes one of the window's builds), work runs on the red side, and one audit record
+// says how it ended, refusal or not.
+func (s *Server) serve(op, target string, req admission,
+	work func(rec *audit.Record) (*vsefabpb.AgentResponse, error)) *vsefabpb.AgentResponse {
+	cfg := req.GetConfig()
+	log := s.Log.With("op", op, "customer", cfg.GetCustomer(),
+		"keyset_version", cfg.GetKeysetVersion(), "target", target)
+	rec := audit.Record{Operation: op, Customer: cfg.GetCustomer(),
+		KeysetVersion: cfg.GetKeysetVersion(), BazelTarget: target}
 	refuse := func(result audit.Result, err error) *vsefabpb.AgentResponse {
 		log.Warn(string(result), "err", err)
 		rec.Result, rec.Reason = result, err.Error()
@@ -343,23 +349,18 @@ func (s *Server) generate(ctx context.Context, g *vsefabpb.GenerateRequest) *vse
 		}
 		return errorResponse(err.Error())
 	}
-	log.Info("generating")
+	log.Info("serving")
 	if err := config.Validate(cfg); err != nil {
 		return refuse(audit.Refused, err)
 	}
-	release, err := s.admit(g)
+	release, err := s.admit(req)
 	if err != nil {
 		return refuse(audit.Refused, fmt.Errorf("refused by the agent's policy: %w", err))
 	}
-	out, err := red.Generate(ctx, s.Backend, red.Request{
-		Config: cfg, ConfigDigest: g.GetConfigDigest(), Generator: g.GetGenerator(),
-	})
+	resp, err := work(&rec)
 	if err != nil {
 		release(false)
 		return refuse(audit.Failed, err)
-	}
-	for _, k := range out.Manifest.GetKeys() {
-		rec.KeyIDs = append(rec.KeyIDs, k.GetKeyId())
 	}
 	rec.Result = audit.OK
 	if err := s.audit(rec); err != nil {
@@ -368,54 +369,56 @@ func (s *Server) generate(ctx context.Context, g *vsefabpb.GenerateRequest) *vse
 	}
 	s.served.Add(1)
 	release(true)
-	log.Info("generated", "firmware_id", out.Manifest.GetFirmwareId())
+	log.Info("served")
+	return resp
+}
 
-	resp := &vsefabpb.GenerateResponse{Escrow: out.Escrow, Manifest: out.Manifest, ManifestSignature: out.ManifestSig}
-	for _, name := range red.SourceFiles {
-		resp.Sources = append(resp.Sources, &vsefabpb.SourceFile{Name: name, Content: out.Sources[name]})
-	}
-	return &vsefabpb.AgentResponse{Response: &vsefabpb.AgentResponse_Generate{Generate: resp}}
+func (s *Server) generate(ctx context.Context, g *vsefabpb.GenerateRequest) *vsefabpb.AgentResponse {
+	return s.serve("generate", g.GetBazelTarget(), g, func(rec *audit.Record) (*vsefabpb.AgentResponse, error) {
+		out, err := red.Generate(ctx, s.Backend, red.Request{
+			Config: g.GetConfig(), ConfigDigest: g.GetConfigDigest(), Generator: g.GetGenerator(),
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range out.Manifest.GetKeys() {
+			rec.KeyIDs = append(rec.KeyIDs, k.GetKeyId())
+		}
+		resp := &vsefabpb.GenerateResponse{Escrow: out.Escrow, Manifest: out.Manifest, ManifestSignature: out.ManifestSig}
+		for _, name := range red.SourceFiles {
+			resp.Sources = append(resp.Sources, &vsefabpb.SourceFile{Name: name, Content: out.Sources[name]})
+		}
+		return &vsefabpb.AgentResponse{Response: &vsefabpb.AgentResponse_Generate{Generate: resp}}, nil
+	})
 }
 
 func (s *Server) license(ctx context.Context, l *vsefabpb.LicenseRequest) *vsefabpb.AgentResponse {
-	cfg := l.GetConfig()
-	log := s.Log.With("op", "license", "customer", cfg.GetCustomer(),
-		"keyset_version", cfg.GetKeysetVersion(), "target", l.GetBazelTarget())
-	rec := audit.Record{Operation: "license", Customer: cfg.GetCustomer(),
-		KeysetVersion: cfg.GetKeysetVersion(), BazelTarget: l.GetBazelTarget()}
-	refuse := func(result audit.Result, err error) *vsefabpb.AgentResponse {
-		log.Warn(string(result), "err", err)
-		rec.Result, rec.Reason = result, err.Error()
-		if aerr := s.audit(rec); aerr != nil {
-			return errorResponse(aerr.Error())
+	return s.serve("license", l.GetBazelTarget(), l, func(*audit.Record) (*vsefabpb.AgentResponse, error) {
+		cfg := l.GetConfig()
+		lic, err := red.IssueLicense(ctx, s.Backend, cfg.GetCustomer(), cfg.GetKeysetVersion(), vse.LicenseTerms{
+			AppIDs: l.GetAppIds(), Features: l.GetFeatures(), NotAfter: l.GetNotAfter(),
+		})
+		if err != nil {
+			return nil, err
 		}
-		return errorResponse(err.Error())
-	}
-	if err := config.Validate(cfg); err != nil {
-		return refuse(audit.Refused, err)
-	}
-	release, err := s.admit(l)
-	if err != nil {
-		return refuse(audit.Refused, fmt.Errorf("refused by the agent's policy: %w", err))
-	}
-	lic, err := red.IssueLicense(ctx, s.Backend, cfg.GetCustomer(), cfg.GetKeysetVersion(), vse.LicenseTerms{
-		AppIDs: l.GetAppIds(), Features: l.GetFeatures(), NotAfter: l.GetNotAfter(),
+		return &vsefabpb.AgentResponse{Response: &vsefabpb.AgentResponse_License{
+			License: &vsefabpb.LicenseResponse{License: lic},
+		}}, nil
 	})
-	if err != nil {
-		release(false)
-		return refuse(audit.Failed, err)
-	}
-	rec.Result = audit.OK
-	if err := s.audit(rec); err != nil {
-		release(false)
-		return errorResponse(err.Error())
-	}
-	s.served.Add(1)
-	release(true)
-	log.Info("license issued")
-	return &vsefabpb.AgentResponse{Response: &vsefabpb.AgentResponse_License{
-		License: &vsefabpb.LicenseResponse{License: lic},
-	}}
+}
+
+// bundle signs a bundle's index.
+func (s *Server) bundle(ctx context.Context, b *vsefabpb.BundleRequest) *vsefabpb.AgentResponse {
+	return s.serve("bundle", b.GetBazelTarget(), b, func(rec *audit.Record) (*vsefabpb.AgentResponse, error) {
+		sig, err := red.SignBundle(ctx, s.Backend, b.GetConfig(), b.GetManifest(), b.GetManifestSignature(), b.GetIndex())
+		if err != nil {
+			return nil, err
+		}
+		rec.KeyIDs = [][]byte{sig.GetKeyId()}
+		return &vsefabpb.AgentResponse{Response: &vsefabpb.AgentResponse_Bundle{
+			Bundle: &vsefabpb.BundleResponse{Signature: sig},
+		}}, nil
+	})
 }
 
 func errorResponse(msg string) *vsefabpb.AgentResponse {

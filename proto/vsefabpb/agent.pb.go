@@ -36,6 +36,7 @@ type AgentRequest struct {
 	//	*AgentRequest_Generate
 	//	*AgentRequest_Status
 	//	*AgentRequest_License
+	//	*AgentRequest_Bundle
 	Request       isAgentRequest_Request `protobuf_oneof:"request"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -105,6 +106,15 @@ func (x *AgentRequest) GetLicense() *LicenseRequest {
 	return nil
 }
 
+func (x *AgentRequest) GetBundle() *BundleRequest {
+	if x != nil {
+		if x, ok := x.Request.(*AgentRequest_Bundle); ok {
+			return x.Bundle
+		}
+	}
+	return nil
+}
+
 type isAgentRequest_Request interface {
 	isAgentRequest_Request()
 }
@@ -121,11 +131,17 @@ type AgentRequest_License struct {
 	License *LicenseRequest `protobuf:"bytes,3,opt,name=license,proto3,oneof"`
 }
 
+type AgentRequest_Bundle struct {
+	Bundle *BundleRequest `protobuf:"bytes,4,opt,name=bundle,proto3,oneof"`
+}
+
 func (*AgentRequest_Generate) isAgentRequest_Request() {}
 
 func (*AgentRequest_Status) isAgentRequest_Request() {}
 
 func (*AgentRequest_License) isAgentRequest_Request() {}
+
+func (*AgentRequest_Bundle) isAgentRequest_Request() {}
 
 // A license for the firmware of the config's (customer, keyset_version): see libs/vse for
 // the file format. Subject to the same policy as generate.
@@ -229,6 +245,153 @@ func (x *LicenseRequest) GetExpectModule() string {
 	return ""
 }
 
+// BundleRequest asks for the root signature over a bundle's index. The red side signs only
+// an index that lists the manifest given, which the same root key must have signed, for the
+// customer of the config.
+type BundleRequest struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	Config            *CustomerConfig        `protobuf:"bytes,1,opt,name=config,proto3" json:"config,omitempty"`
+	Manifest          []byte                 `protobuf:"bytes,2,opt,name=manifest,proto3" json:"manifest,omitempty"` // the binary manifest, as in the bundle
+	ManifestSignature *ManifestSignature     `protobuf:"bytes,3,opt,name=manifest_signature,json=manifestSignature,proto3" json:"manifest_signature,omitempty"`
+	Index             *BundleIndex           `protobuf:"bytes,4,opt,name=index,proto3" json:"index,omitempty"`
+	BazelTarget       string                 `protobuf:"bytes,5,opt,name=bazel_target,json=bazelTarget,proto3" json:"bazel_target,omitempty"`
+	Production        bool                   `protobuf:"varint,6,opt,name=production,proto3" json:"production,omitempty"`
+	ExpectToken       string                 `protobuf:"bytes,7,opt,name=expect_token,json=expectToken,proto3" json:"expect_token,omitempty"`
+	ExpectModule      string                 `protobuf:"bytes,8,opt,name=expect_module,json=expectModule,proto3" json:"expect_module,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *BundleRequest) Reset() {
+	*x = BundleRequest{}
+	mi := &file_agent_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BundleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BundleRequest) ProtoMessage() {}
+
+func (x *BundleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BundleRequest.ProtoReflect.Descriptor instead.
+func (*BundleRequest) Descriptor() ([]byte, []int) {
+	return file_agent_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *BundleRequest) GetConfig() *CustomerConfig {
+	if x != nil {
+		return x.Config
+	}
+	return nil
+}
+
+func (x *BundleRequest) GetManifest() []byte {
+	if x != nil {
+		return x.Manifest
+	}
+	return nil
+}
+
+func (x *BundleRequest) GetManifestSignature() *ManifestSignature {
+	if x != nil {
+		return x.ManifestSignature
+	}
+	return nil
+}
+
+func (x *BundleRequest) GetIndex() *BundleIndex {
+	if x != nil {
+		return x.Index
+	}
+	return nil
+}
+
+func (x *BundleRequest) GetBazelTarget() string {
+	if x != nil {
+		return x.BazelTarget
+	}
+	return ""
+}
+
+func (x *BundleRequest) GetProduction() bool {
+	if x != nil {
+		return x.Production
+	}
+	return false
+}
+
+func (x *BundleRequest) GetExpectToken() string {
+	if x != nil {
+		return x.ExpectToken
+	}
+	return ""
+}
+
+func (x *BundleRequest) GetExpectModule() string {
+	if x != nil {
+		return x.ExpectModule
+	}
+	return ""
+}
+
+type BundleResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Signature     *ManifestSignature     `protobuf:"bytes,1,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BundleResponse) Reset() {
+	*x = BundleResponse{}
+	mi := &file_agent_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BundleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BundleResponse) ProtoMessage() {}
+
+func (x *BundleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BundleResponse.ProtoReflect.Descriptor instead.
+func (*BundleResponse) Descriptor() ([]byte, []int) {
+	return file_agent_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *BundleResponse) GetSignature() *ManifestSignature {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
 type LicenseResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	License       []byte                 `protobuf:"bytes,1,opt,name=license,proto3" json:"license,omitempty"`
@@ -238,7 +401,7 @@ type LicenseResponse struct {
 
 func (x *LicenseResponse) Reset() {
 	*x = LicenseResponse{}
-	mi := &file_agent_proto_msgTypes[2]
+	mi := &file_agent_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -250,7 +413,7 @@ func (x *LicenseResponse) String() string {
 func (*LicenseResponse) ProtoMessage() {}
 
 func (x *LicenseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[2]
+	mi := &file_agent_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -263,7 +426,7 @@ func (x *LicenseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LicenseResponse.ProtoReflect.Descriptor instead.
 func (*LicenseResponse) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{2}
+	return file_agent_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *LicenseResponse) GetLicense() []byte {
@@ -290,7 +453,7 @@ type GenerateRequest struct {
 
 func (x *GenerateRequest) Reset() {
 	*x = GenerateRequest{}
-	mi := &file_agent_proto_msgTypes[3]
+	mi := &file_agent_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -302,7 +465,7 @@ func (x *GenerateRequest) String() string {
 func (*GenerateRequest) ProtoMessage() {}
 
 func (x *GenerateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[3]
+	mi := &file_agent_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -315,7 +478,7 @@ func (x *GenerateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerateRequest.ProtoReflect.Descriptor instead.
 func (*GenerateRequest) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{3}
+	return file_agent_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GenerateRequest) GetConfig() *CustomerConfig {
@@ -379,7 +542,7 @@ type GenerateResponse struct {
 
 func (x *GenerateResponse) Reset() {
 	*x = GenerateResponse{}
-	mi := &file_agent_proto_msgTypes[4]
+	mi := &file_agent_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -391,7 +554,7 @@ func (x *GenerateResponse) String() string {
 func (*GenerateResponse) ProtoMessage() {}
 
 func (x *GenerateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[4]
+	mi := &file_agent_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -404,7 +567,7 @@ func (x *GenerateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerateResponse.ProtoReflect.Descriptor instead.
 func (*GenerateResponse) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{4}
+	return file_agent_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GenerateResponse) GetSources() []*SourceFile {
@@ -445,7 +608,7 @@ type SourceFile struct {
 
 func (x *SourceFile) Reset() {
 	*x = SourceFile{}
-	mi := &file_agent_proto_msgTypes[5]
+	mi := &file_agent_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -457,7 +620,7 @@ func (x *SourceFile) String() string {
 func (*SourceFile) ProtoMessage() {}
 
 func (x *SourceFile) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[5]
+	mi := &file_agent_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -470,7 +633,7 @@ func (x *SourceFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SourceFile.ProtoReflect.Descriptor instead.
 func (*SourceFile) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{5}
+	return file_agent_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SourceFile) GetName() string {
@@ -495,7 +658,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_agent_proto_msgTypes[6]
+	mi := &file_agent_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -507,7 +670,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[6]
+	mi := &file_agent_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -520,7 +683,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{6}
+	return file_agent_proto_rawDescGZIP(), []int{8}
 }
 
 type StatusResponse struct {
@@ -535,7 +698,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_agent_proto_msgTypes[7]
+	mi := &file_agent_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -547,7 +710,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[7]
+	mi := &file_agent_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -560,7 +723,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{7}
+	return file_agent_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *StatusResponse) GetHsmUri() string {
@@ -599,6 +762,7 @@ type AgentResponse struct {
 	//	*AgentResponse_Status
 	//	*AgentResponse_Error
 	//	*AgentResponse_License
+	//	*AgentResponse_Bundle
 	Response      isAgentResponse_Response `protobuf_oneof:"response"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -606,7 +770,7 @@ type AgentResponse struct {
 
 func (x *AgentResponse) Reset() {
 	*x = AgentResponse{}
-	mi := &file_agent_proto_msgTypes[8]
+	mi := &file_agent_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -618,7 +782,7 @@ func (x *AgentResponse) String() string {
 func (*AgentResponse) ProtoMessage() {}
 
 func (x *AgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[8]
+	mi := &file_agent_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -631,7 +795,7 @@ func (x *AgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentResponse.ProtoReflect.Descriptor instead.
 func (*AgentResponse) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{8}
+	return file_agent_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *AgentResponse) GetResponse() isAgentResponse_Response {
@@ -677,6 +841,15 @@ func (x *AgentResponse) GetLicense() *LicenseResponse {
 	return nil
 }
 
+func (x *AgentResponse) GetBundle() *BundleResponse {
+	if x != nil {
+		if x, ok := x.Response.(*AgentResponse_Bundle); ok {
+			return x.Bundle
+		}
+	}
+	return nil
+}
+
 type isAgentResponse_Response interface {
 	isAgentResponse_Response()
 }
@@ -697,6 +870,10 @@ type AgentResponse_License struct {
 	License *LicenseResponse `protobuf:"bytes,4,opt,name=license,proto3,oneof"`
 }
 
+type AgentResponse_Bundle struct {
+	Bundle *BundleResponse `protobuf:"bytes,5,opt,name=bundle,proto3,oneof"`
+}
+
 func (*AgentResponse_Generate) isAgentResponse_Response() {}
 
 func (*AgentResponse_Status) isAgentResponse_Response() {}
@@ -704,6 +881,8 @@ func (*AgentResponse_Status) isAgentResponse_Response() {}
 func (*AgentResponse_Error) isAgentResponse_Response() {}
 
 func (*AgentResponse_License) isAgentResponse_Response() {}
+
+func (*AgentResponse_Bundle) isAgentResponse_Response() {}
 
 type AgentError struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -714,7 +893,7 @@ type AgentError struct {
 
 func (x *AgentError) Reset() {
 	*x = AgentError{}
-	mi := &file_agent_proto_msgTypes[9]
+	mi := &file_agent_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -726,7 +905,7 @@ func (x *AgentError) String() string {
 func (*AgentError) ProtoMessage() {}
 
 func (x *AgentError) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[9]
+	mi := &file_agent_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -739,7 +918,7 @@ func (x *AgentError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentError.ProtoReflect.Descriptor instead.
 func (*AgentError) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{9}
+	return file_agent_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *AgentError) GetMessage() string {
@@ -753,11 +932,12 @@ var File_agent_proto protoreflect.FileDescriptor
 
 const file_agent_proto_rawDesc = "" +
 	"\n" +
-	"\vagent.proto\x12\tvsefab.v1\x1a\fconfig.proto\x1a\x0emanifest.proto\"\xbe\x01\n" +
+	"\vagent.proto\x12\tvsefab.v1\x1a\fbundle.proto\x1a\fconfig.proto\x1a\x0emanifest.proto\"\xf2\x01\n" +
 	"\fAgentRequest\x128\n" +
 	"\bgenerate\x18\x01 \x01(\v2\x1a.vsefab.v1.GenerateRequestH\x00R\bgenerate\x122\n" +
 	"\x06status\x18\x02 \x01(\v2\x18.vsefab.v1.StatusRequestH\x00R\x06status\x125\n" +
-	"\alicense\x18\x03 \x01(\v2\x19.vsefab.v1.LicenseRequestH\x00R\alicenseB\t\n" +
+	"\alicense\x18\x03 \x01(\v2\x19.vsefab.v1.LicenseRequestH\x00R\alicense\x122\n" +
+	"\x06bundle\x18\x04 \x01(\v2\x18.vsefab.v1.BundleRequestH\x00R\x06bundleB\t\n" +
 	"\arequest\"\xa0\x02\n" +
 	"\x0eLicenseRequest\x121\n" +
 	"\x06config\x18\x01 \x01(\v2\x19.vsefab.v1.CustomerConfigR\x06config\x12\x17\n" +
@@ -769,7 +949,20 @@ const file_agent_proto_rawDesc = "" +
 	"production\x18\x06 \x01(\bR\n" +
 	"production\x12!\n" +
 	"\fexpect_token\x18\a \x01(\tR\vexpectToken\x12#\n" +
-	"\rexpect_module\x18\b \x01(\tR\fexpectModule\"+\n" +
+	"\rexpect_module\x18\b \x01(\tR\fexpectModule\"\xe4\x02\n" +
+	"\rBundleRequest\x121\n" +
+	"\x06config\x18\x01 \x01(\v2\x19.vsefab.v1.CustomerConfigR\x06config\x12\x1a\n" +
+	"\bmanifest\x18\x02 \x01(\fR\bmanifest\x12K\n" +
+	"\x12manifest_signature\x18\x03 \x01(\v2\x1c.vsefab.v1.ManifestSignatureR\x11manifestSignature\x12,\n" +
+	"\x05index\x18\x04 \x01(\v2\x16.vsefab.v1.BundleIndexR\x05index\x12!\n" +
+	"\fbazel_target\x18\x05 \x01(\tR\vbazelTarget\x12\x1e\n" +
+	"\n" +
+	"production\x18\x06 \x01(\bR\n" +
+	"production\x12!\n" +
+	"\fexpect_token\x18\a \x01(\tR\vexpectToken\x12#\n" +
+	"\rexpect_module\x18\b \x01(\tR\fexpectModule\"L\n" +
+	"\x0eBundleResponse\x12:\n" +
+	"\tsignature\x18\x01 \x01(\v2\x1c.vsefab.v1.ManifestSignatureR\tsignature\"+\n" +
 	"\x0fLicenseResponse\x12\x18\n" +
 	"\alicense\x18\x01 \x01(\fR\alicense\"\x92\x02\n" +
 	"\x0fGenerateRequest\x121\n" +
@@ -798,12 +991,13 @@ const file_agent_proto_rawDesc = "" +
 	"\x0frequests_served\x18\x03 \x01(\x04R\x0erequestsServed\x12\x1e\n" +
 	"\n" +
 	"production\x18\x04 \x01(\bR\n" +
-	"production\"\xf2\x01\n" +
+	"production\"\xa7\x02\n" +
 	"\rAgentResponse\x129\n" +
 	"\bgenerate\x18\x01 \x01(\v2\x1b.vsefab.v1.GenerateResponseH\x00R\bgenerate\x123\n" +
 	"\x06status\x18\x02 \x01(\v2\x19.vsefab.v1.StatusResponseH\x00R\x06status\x12-\n" +
 	"\x05error\x18\x03 \x01(\v2\x15.vsefab.v1.AgentErrorH\x00R\x05error\x126\n" +
-	"\alicense\x18\x04 \x01(\v2\x1a.vsefab.v1.LicenseResponseH\x00R\alicenseB\n" +
+	"\alicense\x18\x04 \x01(\v2\x1a.vsefab.v1.LicenseResponseH\x00R\alicense\x123\n" +
+	"\x06bundle\x18\x05 \x01(\v2\x19.vsefab.v1.BundleResponseH\x00R\x06bundleB\n" +
 	"\n" +
 	"\bresponse\"&\n" +
 	"\n" +
@@ -822,42 +1016,51 @@ func file_agent_proto_rawDescGZIP() []byte {
 	return file_agent_proto_rawDescData
 }
 
-var file_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_agent_proto_goTypes = []any{
 	(*AgentRequest)(nil),      // 0: vsefab.v1.AgentRequest
 	(*LicenseRequest)(nil),    // 1: vsefab.v1.LicenseRequest
-	(*LicenseResponse)(nil),   // 2: vsefab.v1.LicenseResponse
-	(*GenerateRequest)(nil),   // 3: vsefab.v1.GenerateRequest
-	(*GenerateResponse)(nil),  // 4: vsefab.v1.GenerateResponse
-	(*SourceFile)(nil),        // 5: vsefab.v1.SourceFile
-	(*StatusRequest)(nil),     // 6: vsefab.v1.StatusRequest
-	(*StatusResponse)(nil),    // 7: vsefab.v1.StatusResponse
-	(*AgentResponse)(nil),     // 8: vsefab.v1.AgentResponse
-	(*AgentError)(nil),        // 9: vsefab.v1.AgentError
-	(*CustomerConfig)(nil),    // 10: vsefab.v1.CustomerConfig
-	(*Manifest)(nil),          // 11: vsefab.v1.Manifest
-	(*ManifestSignature)(nil), // 12: vsefab.v1.ManifestSignature
-	(HsmKind)(0),              // 13: vsefab.v1.HsmKind
+	(*BundleRequest)(nil),     // 2: vsefab.v1.BundleRequest
+	(*BundleResponse)(nil),    // 3: vsefab.v1.BundleResponse
+	(*LicenseResponse)(nil),   // 4: vsefab.v1.LicenseResponse
+	(*GenerateRequest)(nil),   // 5: vsefab.v1.GenerateRequest
+	(*GenerateResponse)(nil),  // 6: vsefab.v1.GenerateResponse
+	(*SourceFile)(nil),        // 7: vsefab.v1.SourceFile
+	(*StatusRequest)(nil),     // 8: vsefab.v1.StatusRequest
+	(*StatusResponse)(nil),    // 9: vsefab.v1.StatusResponse
+	(*AgentResponse)(nil),     // 10: vsefab.v1.AgentResponse
+	(*AgentError)(nil),        // 11: vsefab.v1.AgentError
+	(*CustomerConfig)(nil),    // 12: vsefab.v1.CustomerConfig
+	(*ManifestSignature)(nil), // 13: vsefab.v1.ManifestSignature
+	(*BundleIndex)(nil),       // 14: vsefab.v1.BundleIndex
+	(*Manifest)(nil),          // 15: vsefab.v1.Manifest
+	(HsmKind)(0),              // 16: vsefab.v1.HsmKind
 }
 var file_agent_proto_depIdxs = []int32{
-	3,  // 0: vsefab.v1.AgentRequest.generate:type_name -> vsefab.v1.GenerateRequest
-	6,  // 1: vsefab.v1.AgentRequest.status:type_name -> vsefab.v1.StatusRequest
+	5,  // 0: vsefab.v1.AgentRequest.generate:type_name -> vsefab.v1.GenerateRequest
+	8,  // 1: vsefab.v1.AgentRequest.status:type_name -> vsefab.v1.StatusRequest
 	1,  // 2: vsefab.v1.AgentRequest.license:type_name -> vsefab.v1.LicenseRequest
-	10, // 3: vsefab.v1.LicenseRequest.config:type_name -> vsefab.v1.CustomerConfig
-	10, // 4: vsefab.v1.GenerateRequest.config:type_name -> vsefab.v1.CustomerConfig
-	5,  // 5: vsefab.v1.GenerateResponse.sources:type_name -> vsefab.v1.SourceFile
-	11, // 6: vsefab.v1.GenerateResponse.manifest:type_name -> vsefab.v1.Manifest
-	12, // 7: vsefab.v1.GenerateResponse.manifest_signature:type_name -> vsefab.v1.ManifestSignature
-	13, // 8: vsefab.v1.StatusResponse.hsm_kind:type_name -> vsefab.v1.HsmKind
-	4,  // 9: vsefab.v1.AgentResponse.generate:type_name -> vsefab.v1.GenerateResponse
-	7,  // 10: vsefab.v1.AgentResponse.status:type_name -> vsefab.v1.StatusResponse
-	9,  // 11: vsefab.v1.AgentResponse.error:type_name -> vsefab.v1.AgentError
-	2,  // 12: vsefab.v1.AgentResponse.license:type_name -> vsefab.v1.LicenseResponse
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	2,  // 3: vsefab.v1.AgentRequest.bundle:type_name -> vsefab.v1.BundleRequest
+	12, // 4: vsefab.v1.LicenseRequest.config:type_name -> vsefab.v1.CustomerConfig
+	12, // 5: vsefab.v1.BundleRequest.config:type_name -> vsefab.v1.CustomerConfig
+	13, // 6: vsefab.v1.BundleRequest.manifest_signature:type_name -> vsefab.v1.ManifestSignature
+	14, // 7: vsefab.v1.BundleRequest.index:type_name -> vsefab.v1.BundleIndex
+	13, // 8: vsefab.v1.BundleResponse.signature:type_name -> vsefab.v1.ManifestSignature
+	12, // 9: vsefab.v1.GenerateRequest.config:type_name -> vsefab.v1.CustomerConfig
+	7,  // 10: vsefab.v1.GenerateResponse.sources:type_name -> vsefab.v1.SourceFile
+	15, // 11: vsefab.v1.GenerateResponse.manifest:type_name -> vsefab.v1.Manifest
+	13, // 12: vsefab.v1.GenerateResponse.manifest_signature:type_name -> vsefab.v1.ManifestSignature
+	16, // 13: vsefab.v1.StatusResponse.hsm_kind:type_name -> vsefab.v1.HsmKind
+	6,  // 14: vsefab.v1.AgentResponse.generate:type_name -> vsefab.v1.GenerateResponse
+	9,  // 15: vsefab.v1.AgentResponse.status:type_name -> vsefab.v1.StatusResponse
+	11, // 16: vsefab.v1.AgentResponse.error:type_name -> vsefab.v1.AgentError
+	4,  // 17: vsefab.v1.AgentResponse.license:type_name -> vsefab.v1.LicenseResponse
+	3,  // 18: vsefab.v1.AgentResponse.bundle:type_name -> vsefab.v1.BundleResponse
+	19, // [19:19] is the sub-list for method output_type
+	19, // [19:19] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_agent_proto_init() }
@@ -865,18 +1068,21 @@ func file_agent_proto_init() {
 	if File_agent_proto != nil {
 		return
 	}
+	file_bundle_proto_init()
 	file_config_proto_init()
 	file_manifest_proto_init()
 	file_agent_proto_msgTypes[0].OneofWrappers = []any{
 		(*AgentRequest_Generate)(nil),
 		(*AgentRequest_Status)(nil),
 		(*AgentRequest_License)(nil),
+		(*AgentRequest_Bundle)(nil),
 	}
-	file_agent_proto_msgTypes[8].OneofWrappers = []any{
+	file_agent_proto_msgTypes[10].OneofWrappers = []any{
 		(*AgentResponse_Generate)(nil),
 		(*AgentResponse_Status)(nil),
 		(*AgentResponse_Error)(nil),
 		(*AgentResponse_License)(nil),
+		(*AgentResponse_Bundle)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -884,7 +1090,7 @@ func file_agent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agent_proto_rawDesc), len(file_agent_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

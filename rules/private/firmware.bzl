@@ -2,7 +2,8 @@
 
 load("@io_bazel_rules_go//go:def.bzl", "go_binary", "go_library")
 load("//firmware/cabi:deps.bzl", "CABI_DEPS")
-load(":providers.bzl", "VseCustomerInfo", "VseFirmwareInfo", "VseSecretsInfo")
+load(":providers.bzl", "VseCustomerInfo", "VseFirmwareInfo", "VseLicenseInfo", "VseSecretsInfo")
+load(":toolchain.bzl", "add_hsm_args")
 
 # The files vsefab gen writes for the keyset package; fixed so they can be declared before
 # the action runs. Keep in step with red.SourceFiles.
@@ -29,15 +30,7 @@ def _vse_secrets_impl(ctx):
     args.add("gen")
     args.add("--config", customer.config)
     args.add("--customer", customer.customer)
-    if hsm.agent_socket:
-        args.add("--agent", hsm.agent_socket)
-        args.add("--target", str(ctx.label))
-        if hsm.production:
-            args.add("--production")
-            args.add("--expect-token", hsm.production.token)
-            args.add("--expect-module", hsm.production.module)
-    else:
-        args.add("--hsm", hsm.uri)
+    add_hsm_args(args, hsm, ctx.label)
     args.add("--out-dir", srcs[0].dirname)
     args.add("--escrow", escrow)
     args.add("--manifest", manifest)
@@ -158,7 +151,102 @@ _vse_firmware_bundle = rule(
     provides = [VseFirmwareInfo],
 )
 
-def vse_firmware(name, customer = None, visibility = None, tags = None, **kwargs):
+def _vse_firmware_package_impl(ctx):
+    fw = ctx.attr.firmware[VseFirmwareInfo]
+    customer = ctx.attr.customer[VseCustomerInfo]
+    hsm = ctx.toolchains[_HSM_TOOLCHAIN].hsm
+    name = ctx.attr.firmware.label.name
+    licenses = []
+    for lic in ctx.attr.license_files:
+        info = lic[VseLicenseInfo]
+        if info.customer != fw.customer:
+            fail("%s: license %s is for customer %r, but this firmware is %r's: list only %r's licenses" % (
+                ctx.label,
+                lic.label,
+                info.customer,
+                fw.customer,
+                fw.customer,
+            ))
+        licenses.append(info.file)
+    out = ctx.actions.declare_file(ctx.label.name + ".tar.gz")
+
+    args = ctx.actions.args()
+    args.add("bundle")
+    args.add("--config", customer.config)
+    args.add("--customer", customer.customer)
+    args.add("--name", name)
+    args.add("--dir", "%s-%s" % (fw.customer, name))
+    args.add("--manifest", fw.manifest)
+    args.add("--manifest-sig", fw.manifest_sig)
+    args.add("--manifest-json", fw.manifest_json)
+    args.add("--library", fw.library)
+    args.add("--archive", ctx.file.archive)
+    args.add("--header", fw.header)
+    args.add_all(licenses, before_each = "--license")
+    add_hsm_args(args, hsm, ctx.label)
+    args.add("--out", out)
+
+    ctx.actions.run(
+        executable = ctx.executable._vsefab,
+        arguments = [args],
+        inputs = [customer.config, fw.manifest, fw.manifest_sig, fw.manifest_json, fw.library, fw.header, ctx.file.archive] + licenses,
+        outputs = [out],
+        mnemonic = "VseBundle",
+        progress_message = "Packing and signing the bundle of %s (%s) with HSM %s" % (fw.customer, ctx.label, hsm.kind),
+        execution_requirements = hsm.execution_requirements,
+    )
+    return [DefaultInfo(files = depset([out]))]
+
+_vse_firmware_package = rule(
+    implementation = _vse_firmware_package_impl,
+    attrs = {
+        "archive": attr.label(mandatory = True, allow_single_file = [".a"]),
+        "customer": attr.label(mandatory = True, providers = [VseCustomerInfo]),
+        "firmware": attr.label(mandatory = True, providers = [VseFirmwareInfo]),
+        "license_files": attr.label_list(providers = [VseLicenseInfo]),
+        "_vsefab": attr.label(
+            default = Label("//tools/vsefab"),
+            executable = True,
+            cfg = "exec",
+        ),
+    },
+    toolchains = [_HSM_TOOLCHAIN],
+)
+
+# Platforms a bundle can be built for. The firmware is Go with cgo (its ABI is C), so every
+# platform but the build host's needs a C cross toolchain registered with Bazel.
+_HOST_PLATFORM = "linux_amd64"
+_NEEDS_SDK = {
+    "android_arm64": "the Android NDK's C toolchain for aarch64-linux-android",
+    "android_amd64": "the Android NDK's C toolchain for x86_64-linux-android",
+    "android_arm": "the Android NDK's C toolchain for armv7a-linux-androideabi",
+    "ios_arm64": "Xcode's iOS SDK and clang, which run only on macOS",
+    "ios_amd64": "Xcode's iOS simulator SDK and clang, which run only on macOS",
+    "darwin_arm64": "Xcode's macOS SDK and clang, which run only on macOS",
+    "linux_arm64": "a C cross toolchain for aarch64-linux-gnu registered as a Bazel cc_toolchain",
+}
+
+def _check_platforms(name, platforms):
+    if type(platforms) != "list" or not platforms:
+        fail("vse_firmware(name = %r): attribute platforms must be a non-empty list such as [\"%s\"], got %r" % (
+            name,
+            _HOST_PLATFORM,
+            platforms,
+        ))
+    for p in platforms:
+        if p == _HOST_PLATFORM:
+            continue
+        if p in _NEEDS_SDK:
+            fail(("vse_firmware(name = %r): platform %r cannot be built here: the firmware's C ABI " +
+                  "needs cgo, and cgo for %s needs %s, which this workspace does not have. Build " +
+                  "it where that toolchain is registered, or drop %r from platforms") % (name, p, p, _NEEDS_SDK[p], p))
+        fail("vse_firmware(name = %r): platform %r is not known; known: %s" % (
+            name,
+            p,
+            ", ".join([_HOST_PLATFORM] + sorted(_NEEDS_SDK.keys())),
+        ))
+
+def vse_firmware(name, customer = None, licenses = [], platforms = [_HOST_PLATFORM], visibility = None, tags = None, **kwargs):
     """One customer's firmware: secrets from the HSM, compiled and linked as a shared library.
 
     Creates these targets:
@@ -166,19 +254,27 @@ def vse_firmware(name, customer = None, visibility = None, tags = None, **kwargs
                       <name>.manifest.json, <name>.manifest.sig (the root signature),
                       <name>.escrow.bin and <name>.gen.log;
                       provides VseFirmwareInfo
+      <name>_bundle:  <name>_bundle.tar.gz, what an app team receives: lib<name>.so,
+                      lib<name>.a, <name>.h, the manifest with its signature, the licenses
+                      and a README, with an index of them signed by the HSM's root key;
+                      deterministic (fixed times, owners and modes, sorted entries)
       <name>_secrets: the secrets action (vsefab gen under the HSM toolchain)
       <name>_keyset:  the generated keyset package, as a go_library
       <name>_lib:     the linked firmware (go_binary, linkmode c-shared)
+      <name>_archive: the same as a static archive (go_binary, linkmode c-archive)
 
     Args:
       name: name of the firmware target.
       customer: label of the vse_customer the firmware is for; required.
+      licenses: labels of vse_license targets of the same customer, packed into the bundle.
+      platforms: platforms to build the bundle for: "linux_amd64", the build host's; the
+        others (android_arm64, ios_arm64, ...) are refused with what they need.
       visibility: visibility of the firmware target.
       tags: tags for every target created.
       **kwargs: refused; named so a misspelt attribute gets a clear message.
     """
     if kwargs:
-        fail("vse_firmware(name = %r): unknown attribute(s) %s; the attributes are name, customer, visibility, tags" % (
+        fail("vse_firmware(name = %r): unknown attribute(s) %s; the attributes are name, customer, licenses, platforms, visibility, tags" % (
             name,
             ", ".join(sorted(kwargs.keys())),
         ))
@@ -189,6 +285,8 @@ def vse_firmware(name, customer = None, visibility = None, tags = None, **kwargs
         fail("vse_firmware(name = %r): attribute tags must be a list of strings, such as [\"manual\"], got %r" % (name, tags))
     if type(customer) != "string":
         fail("vse_firmware(name = %r): attribute customer must be a label string such as \":acme\", got %r" % (name, customer))
+
+    _check_platforms(name, platforms)
 
     # The parts are built only as parts of the firmware: were a wildcard such as //... to build
     # them on their own, the secrets action would run in a second configuration.
@@ -233,11 +331,30 @@ def vse_firmware(name, customer = None, visibility = None, tags = None, **kwargs
         tags = internal_tags,
         visibility = ["//visibility:private"],
     )
+    go_binary(
+        name = name + "_archive",
+        srcs = [str(Label("//firmware/cabi:srcs"))],
+        cgo = True,
+        linkmode = "c-archive",
+        out = "lib%s.a" % name,
+        deps = [name + "_keyset"] + CABI_DEPS,
+        tags = internal_tags,
+        visibility = ["//visibility:private"],
+    )
     _vse_firmware_bundle(
         name = name,
         customer = customer,
         library = name + "_lib",
         secrets_name = name + "_secrets",
+        tags = tags,
+        visibility = visibility,
+    )
+    _vse_firmware_package(
+        name = name + "_bundle",
+        archive = name + "_archive",
+        customer = customer,
+        firmware = name,
+        license_files = licenses,
         tags = tags,
         visibility = visibility,
     )

@@ -1,6 +1,7 @@
 """vse_license: a license for one customer's firmware, issued by the HSM."""
 
 load(":providers.bzl", "VseCustomerInfo", "VseLicenseInfo")
+load(":toolchain.bzl", "add_hsm_args")
 
 _HSM_TOOLCHAIN = str(Label("//hsm:toolchain_type"))
 
@@ -22,15 +23,7 @@ def _vse_license_impl(ctx):
     if ctx.attr.license_features:
         args.add("--features", ",".join(ctx.attr.license_features))
     args.add("--not-after", ctx.attr.not_after)
-    if hsm.agent_socket:
-        args.add("--agent", hsm.agent_socket)
-        args.add("--target", str(ctx.label))
-        if hsm.production:
-            args.add("--production")
-            args.add("--expect-token", hsm.production.token)
-            args.add("--expect-module", hsm.production.module)
-    else:
-        args.add("--hsm", hsm.uri)
+    add_hsm_args(args, hsm, ctx.label)
     args.add("--out", out)
 
     ctx.actions.run(

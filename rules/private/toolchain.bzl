@@ -77,3 +77,21 @@ vse_hsm_toolchain = rule(
     },
     provides = [platform_common.ToolchainInfo],
 )
+
+def add_hsm_args(args, hsm, label):
+    """Adds the flags by which a vsefab action reaches the HSM of a resolved toolchain.
+
+    Args:
+      args: the action's Args.
+      hsm: the toolchain's VseHsmInfo.
+      label: the target asking, for the agent's audit trail.
+    """
+    if not hsm.agent_socket:
+        args.add("--hsm", hsm.uri)
+        return
+    args.add("--agent", hsm.agent_socket)
+    args.add("--target", str(label))
+    if hsm.production:
+        args.add("--production")
+        args.add("--expect-token", hsm.production.token)
+        args.add("--expect-module", hsm.production.module)

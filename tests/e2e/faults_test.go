@@ -72,7 +72,7 @@ func TestAgentKilledMidBuild(t *testing.T) {
 			if err == nil {
 				sc := bufio.NewScanner(f)
 				for sc.Scan() {
-					if strings.Contains(sc.Text(), "msg=generating") {
+					if strings.Contains(sc.Text(), "msg=serving op=generate") {
 						f.Close()
 						a.kill()
 						return

@@ -42,7 +42,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	production := fs.Bool("production", false, "serve a production window (needs --window, --customers and --audit-log)")
 	window := fs.Duration("window", 0, "production: how long the agent serves, for example 30m")
 	customers := fs.String("customers", "", "production: the customers served, comma-separated")
-	maxBuilds := fs.Int("max-builds", 0, "production: how many builds are served before the agent exits (0: no limit)")
+	maxBuilds := fs.Int("max-builds", 0, "production: how many requests (a firmware's keyset, a license, a bundle signature: one each) are served before the agent exits (0: no limit)")
 	auditLog := fs.String("audit-log", "", "append-only audit log (created if missing); required with --production")
 	if err := parseFlags(fs, args); err != nil {
 		return err

@@ -29,17 +29,12 @@ func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := newFlags("gen", genSynopsis, stderr)
 	cfgPath := fs.String("config", "", "customer config (textproto of vsefab.v1.CustomerConfig); required")
 	customer := fs.String("customer", "", "customer the build target declares; must equal the config's customer field")
-	hsm := fs.String("hsm", emulator.URI, `HSM to use in process: "emulator:" (deterministic test keys)`)
-	agentSocket := fs.String("agent", "", "unix socket of a running vsefab agent; when set, the agent's HSM is used instead of --hsm")
-	target := fs.String("target", "", "Bazel label of the target asking, for the agent's log")
+	hf := addHSMFlags(fs)
 	outDir := fs.String("out-dir", "", "directory for the generated keyset package sources; required")
 	escrowPath := fs.String("escrow", "", "output: keyset wrapped under the customer KEK (RFC 5649); required")
 	manifestPath := fs.String("manifest", "", "output: manifest, binary protobuf; required")
 	manifestJSON := fs.String("manifest-json", "", "output: manifest, JSON; required")
 	manifestSig := fs.String("manifest-sig", "", "output: root signature over the binary manifest (vsefab.v1.ManifestSignature); required")
-	production := fs.Bool("production", false, "the build is --config=prod: the agent must serve a production window on --expect-token of --expect-module")
-	expectToken := fs.String("expect-token", "", "with --production: label of the production token")
-	expectModule := fs.String("expect-module", "", "with --production: path of the production PKCS#11 module")
 	logPath := fs.String("log", "", "output: copy of the step log (optional)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -67,9 +62,8 @@ func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	if *production && (*agentSocket == "" || *expectToken == "" || *expectModule == "") {
-		return fmt.Errorf("--production needs --agent, --expect-token and --expect-module: " +
-			"production secrets come only from an agent serving the production token")
+	if err := hf.check(); err != nil {
+		return err
 	}
 	if *customer != "" && cfg.GetCustomer() != *customer {
 		return fmt.Errorf("%s: field customer is %q but the build target declares customer %q: "+
@@ -81,18 +75,17 @@ func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	req := red.Request{Config: cfg, ConfigDigest: red.DigestFile(raw), Generator: "vsefab " + version}
 	var out *red.Output
 	via := "in-process"
-	if *agentSocket != "" {
+	backend, err := hf.inProcess()
+	if err != nil {
+		return err
+	}
+	if backend == nil {
 		via = "agent"
-		out, err = agent.Client{Socket: *agentSocket}.Generate(ctx, &vsefabpb.GenerateRequest{
-			Config: cfg, ConfigDigest: req.ConfigDigest, Generator: req.Generator, BazelTarget: *target,
-			Production: *production, ExpectToken: *expectToken, ExpectModule: *expectModule,
+		out, err = agent.Client{Socket: *hf.agent}.Generate(ctx, &vsefabpb.GenerateRequest{
+			Config: cfg, ConfigDigest: req.ConfigDigest, Generator: req.Generator, BazelTarget: *hf.target,
+			Production: *hf.production, ExpectToken: *hf.expectToken, ExpectModule: *hf.expectModule,
 		})
 	} else {
-		var backend red.Backend
-		backend, err = openBackend(*hsm)
-		if err != nil {
-			return err
-		}
 		out, err = red.Generate(ctx, backend, req)
 	}
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/vsefab/vsefab/hsm/agent"
-	"github.com/vsefab/vsefab/hsm/emulator"
 	"github.com/vsefab/vsefab/hsm/red"
 	"github.com/vsefab/vsefab/internal/config"
 	"github.com/vsefab/vsefab/internal/outfile"
@@ -29,12 +28,7 @@ func runLicense(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	features := fs.String("features", "", "features the license grants, comma-separated")
 	notAfter := fs.String("not-after", "", "last moment the license is valid, RFC 3339 (2027-12-31T23:59:59Z); required")
 	out := fs.String("out", "", "output: the license file; required")
-	hsm := fs.String("hsm", emulator.URI, `HSM to use in process: "emulator:"`)
-	agentSocket := fs.String("agent", "", "unix socket of a running vsefab agent; when set, its HSM is used")
-	target := fs.String("target", "", "Bazel label of the target asking, for the agent's audit log")
-	production := fs.Bool("production", false, "the build is --config=prod (see vsefab gen --help)")
-	expectToken := fs.String("expect-token", "", "with --production: label of the production token")
-	expectModule := fs.String("expect-module", "", "with --production: path of the production PKCS#11 module")
+	hf := addHSMFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -48,6 +42,9 @@ func runLicense(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return fmt.Errorf("--not-after %q: not an RFC 3339 time such as 2027-12-31T23:59:59Z", *notAfter)
 	}
+	if err := hf.check(); err != nil {
+		return err
+	}
 	cfg, _, err := config.Load(*cfgPath)
 	if err != nil {
 		return err
@@ -59,16 +56,16 @@ func runLicense(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	terms := vse.LicenseTerms{AppIDs: splitList(*appIDs), Features: splitList(*features), NotAfter: until.Unix()}
 
 	var lic []byte
-	if *agentSocket != "" {
-		lic, err = agent.Client{Socket: *agentSocket}.License(ctx, &vsefabpb.LicenseRequest{
+	backend, err := hf.inProcess()
+	if err != nil {
+		return err
+	}
+	if backend == nil {
+		lic, err = agent.Client{Socket: *hf.agent}.License(ctx, &vsefabpb.LicenseRequest{
 			Config: cfg, AppIds: terms.AppIDs, Features: terms.Features, NotAfter: terms.NotAfter,
-			BazelTarget: *target, Production: *production, ExpectToken: *expectToken, ExpectModule: *expectModule,
+			BazelTarget: *hf.target, Production: *hf.production, ExpectToken: *hf.expectToken, ExpectModule: *hf.expectModule,
 		})
 	} else {
-		var backend red.Backend
-		if backend, err = openBackend(*hsm); err != nil {
-			return err
-		}
 		lic, err = red.IssueLicense(ctx, backend, cfg.GetCustomer(), cfg.GetKeysetVersion(), terms)
 	}
 	if err != nil {

@@ -29,6 +29,8 @@ var commands = map[string]command{
 	"token":              {"initialize a token under dual control: vsefab token init", runToken},
 	"ceremony":           {"create the root keys and customers' keys on a token under dual control", runCeremony},
 	"verify":             {"check manifests: signatures, unique keys and, with --prod, production origin", runVerify},
+	"bundle":             {"pack a firmware's files into a signed, deterministic archive (run by Bazel)", runBundle},
+	"inspect":            {"show what a bundle or manifest holds and whether its signatures verify", runInspect},
 	"verify-attestation": {"check a firmware's answer to a challenge against its signed manifest", runVerifyAttestation},
 }
 

@@ -21,14 +21,15 @@ import (
 	"github.com/vsefab/vsefab/proto/vsefabpb"
 )
 
-const verifySynopsis = `Checks firmware manifests (NAME.manifest.pb, each with NAME.manifest.sig beside it):
-the root signature covers the manifest and verifies, the signer is the root key given with
+const verifySynopsis = `Checks firmware manifests (NAME.manifest.pb, each with NAME.manifest.sig beside it)
+and firmware bundles (.tar.gz, from a vse_firmware's _bundle target): the root signature
+covers the manifest and verifies, a bundle's signed index matches every file in it, the signer is the root key given with
 --root-key, and no key ID or check value appears twice across all the manifests given. With
 --prod it also refuses firmware whose secrets came from the emulator or a test token, and a
 root key that is the emulator's. Every problem is listed; the exit status is 0 only when
 there is none.
 
-usage: vsefab verify [--prod] [--root-key FILE] MANIFEST...`
+usage: vsefab verify [--prod] [--root-key FILE] MANIFEST|BUNDLE...`
 
 func runVerify(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("verify", verifySynopsis, stderr)
@@ -41,7 +42,7 @@ func runVerify(_ context.Context, args []string, stdout, stderr io.Writer) error
 		return errUsage
 	}
 	if fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "name at least one manifest after the flags")
+		fmt.Fprintln(stderr, "name at least one manifest or bundle after the flags")
 		fs.Usage()
 		return errUsage
 	}
@@ -104,29 +105,61 @@ func runVerify(_ context.Context, args []string, stdout, stderr io.Writer) error
 	return nil
 }
 
-// verifyOne checks one manifest and its signature; the manifest is returned when it parsed,
-// for the checks across manifests.
+// verifyOne checks one manifest and its signature, or one bundle with the manifest in it; the
+// manifest is returned when it parsed, for the checks across manifests.
 func verifyOne(path string, trusted []byte, prod bool) (*vsefabpb.Manifest, []string) {
+	if isBundle(path) {
+		b, err := readBundle(path)
+		if err != nil {
+			return nil, []string{err.Error()}
+		}
+		_, problems := b.verify(trusted)
+		for i, p := range problems {
+			problems[i] = path + ": " + p
+		}
+		m, more := checkManifest(path+"!"+red.BundleManifestPath, b.files[red.BundleManifestPath],
+			b.files["manifest.sig"], nil, trusted, prod)
+		return m, append(problems, more...)
+	}
 	bin, err := os.ReadFile(path)
 	if err != nil {
 		return nil, []string{err.Error()}
 	}
-	var m vsefabpb.Manifest
-	if err := proto.Unmarshal(bin, &m); err != nil {
-		return nil, []string{fmt.Sprintf("%s: not a manifest: %v", path, err)}
-	}
-	var problems []string
-	fail := func(format string, a ...any) { problems = append(problems, path+": "+fmt.Sprintf(format, a...)) }
-
 	// NAME.manifest.pb is signed in NAME.manifest.sig; any other name in NAME.sig beside it.
 	sigPath := strings.TrimSuffix(path, ".pb") + ".sig"
 	raw, err := os.ReadFile(sigPath)
+	return checkManifest(path, bin, raw, err, trusted, prod)
+}
+
+// isBundle says whether the file at path starts as a gzip stream does, as bundles do and
+// manifests never do.
+func isBundle(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	magic := make([]byte, 2)
+	_, err = io.ReadFull(f, magic)
+	return err == nil && magic[0] == 0x1f && magic[1] == 0x8b
+}
+
+// checkManifest checks a manifest's bytes against its signature's (sigErr says why there is
+// none), the trusted root, and with prod the HSM it came from.
+func checkManifest(name string, bin, rawSig []byte, sigErr error, trusted []byte, prod bool) (*vsefabpb.Manifest, []string) {
+	var m vsefabpb.Manifest
+	if err := proto.Unmarshal(bin, &m); err != nil || len(bin) == 0 {
+		return nil, []string{fmt.Sprintf("%s: not a manifest (%v)", name, err)}
+	}
+	var problems []string
+	fail := func(format string, a ...any) { problems = append(problems, name+": "+fmt.Sprintf(format, a...)) }
+
 	var sig vsefabpb.ManifestSignature
 	switch {
-	case err != nil:
-		fail("no signature: %v", err)
-	case proto.Unmarshal(raw, &sig) != nil:
-		fail("%s is not a manifest signature", sigPath)
+	case sigErr != nil:
+		fail("no signature: %v", sigErr)
+	case rawSig == nil || proto.Unmarshal(rawSig, &sig) != nil:
+		fail("no readable manifest signature beside it")
 	default:
 		if err := red.VerifyManifest(bin, &sig); err != nil {
 			fail("%v", err)
