@@ -62,6 +62,7 @@ func mustBazel(t *testing.T, args ...string) string {
 var buildTargets = []string{
 	"//customers/acme:firmware", "//customers/globex:firmware", "//tests/e2e/cdriver",
 	"//customers/acme:license", "//customers/globex:license",
+	"//customers/acme:firmware_bundle", "//customers/globex:firmware_bundle",
 }
 
 // built is the output of the first build of the test binary's run, for the leak search.
@@ -328,7 +329,8 @@ func outputs(t *testing.T) map[string]string {
 	sums := map[string]string{}
 	for _, c := range customers {
 		for _, rel := range []string{"libfirmware.so", "firmware.h", "firmware.manifest.pb",
-			"firmware.manifest.json", "firmware.manifest.sig", "firmware.escrow.bin", "firmware.gen.log"} {
+			"firmware.manifest.json", "firmware.manifest.sig", "firmware.escrow.bin", "firmware.gen.log",
+			"firmware_bundle.tar.gz", "libfirmware.a"} {
 			p := bin(t, "customers/"+c+"/"+rel)
 			data, err := os.ReadFile(p)
 			if err != nil {

@@ -3,9 +3,11 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -243,6 +245,20 @@ func searchTree(t *testing.T, secrets map[string][]byte, dirs ...string) int {
 			n++
 			if found := leakcheck.Find(data, secrets); len(found) > 0 {
 				t.Errorf("%s holds %v", p, found)
+			}
+			// A bundle's files are compressed: search them as the app team unpacks them.
+			if strings.HasSuffix(p, ".tar.gz") {
+				zr, err := gzip.NewReader(bytes.NewReader(data))
+				if err != nil {
+					return fmt.Errorf("%s: %w", p, err)
+				}
+				raw, err := io.ReadAll(zr)
+				if err != nil {
+					return fmt.Errorf("%s: %w", p, err)
+				}
+				if found := leakcheck.Find(raw, secrets); len(found) > 0 {
+					t.Errorf("%s, uncompressed, holds %v", p, found)
+				}
 			}
 			return nil
 		})

@@ -104,6 +104,14 @@ vse_firmware(name = "firmware", customer = ":x", custommer = ":x")
 vse_customer(name = "x", customer = "Bad-Name", config = "config.textproto")
 vse_firmware(name = "firmware", customer = ":x")
 `, true, []string{"customer name \"Bad-Name\"", "a-z, 0-9"}},
+		{"platform needing an SDK", scratchLoad + `
+vse_customer(name = "x", config = "config.textproto")
+vse_firmware(name = "firmware", customer = ":x", platforms = ["linux_amd64", "android_arm64"])
+`, true, []string{`platform "android_arm64" cannot be built here`, "Android NDK"}},
+		{"unknown platform", scratchLoad + `
+vse_customer(name = "x", config = "config.textproto")
+vse_firmware(name = "firmware", customer = ":x", platforms = ["amiga_m68k"])
+`, true, []string{`platform "amiga_m68k" is not known`, "linux_amd64"}},
 		{"not a customer", scratchLoad + `
 filegroup(name = "x", srcs = ["config.textproto"])
 vse_firmware(name = "firmware", customer = ":x")

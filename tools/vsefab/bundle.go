@@ -263,7 +263,8 @@ func readBundle(p string) (*bundle, error) {
 			return nil, fmt.Errorf("%s: damaged archive at %q: %w", p, h.Name, err)
 		}
 	}
-	if err := zr.Close(); err != nil {
+	// The gzip checksum is checked only at the end of its stream, past the tar's last entry.
+	if _, err := io.Copy(io.Discard, zr); err != nil {
 		return nil, fmt.Errorf("%s: damaged archive: %w", p, err)
 	}
 	return b, nil
