@@ -383,14 +383,29 @@ func TestTestHSM(t *testing.T) {
 
 	t.Run("rebuild after clean reuses the keysets", func(t *testing.T) {
 		first := outputs(t)
+		firstBundles := map[string]map[string][]byte{}
+		for _, c := range customers {
+			firstBundles[c] = untar(t, bundlePath(t, c))
+		}
 		mustBazel(t, "clean")
 		mustBazel(t, append(append([]string{"build"}, a.flags()...), buildTargets...)...)
-		// A token's ECDSA signatures are randomized: the manifest's signature is new each
-		// time, while the manifest it signs is the same.
+		// A token's ECDSA signatures are randomized: the signatures over the manifest and
+		// the bundle's index are new each time, while what they sign is the same.
 		again := outputs(t)
 		for _, c := range customers {
-			delete(first, c+"/firmware.manifest.sig")
-			delete(again, c+"/firmware.manifest.sig")
+			for _, f := range []string{"firmware.manifest.sig", "firmware_bundle.tar.gz"} {
+				delete(first, c+"/"+f)
+				delete(again, c+"/"+f)
+			}
+			bundle := untar(t, bundlePath(t, c))
+			for name, data := range firstBundles[c] {
+				if !strings.HasSuffix(name, ".sig") && !bytes.Equal(bundle[name], data) {
+					t.Errorf("%s's bundle: %s differs after bazel clean", c, name)
+				}
+			}
+			if len(bundle) != len(firstBundles[c]) {
+				t.Errorf("%s's bundle has %d entries after bazel clean, %d before", c, len(bundle), len(firstBundles[c]))
+			}
 		}
 		if d := diff(first, again); len(d) > 0 {
 			t.Errorf("testhsm build after bazel clean differs in %v", d)

@@ -21,7 +21,6 @@ import (
 
 	"github.com/vsefab/vsefab/hsm/agent"
 	"github.com/vsefab/vsefab/hsm/red"
-	"github.com/vsefab/vsefab/internal/config"
 	"github.com/vsefab/vsefab/internal/outfile"
 	"github.com/vsefab/vsefab/proto/vsefabpb"
 )
@@ -75,13 +74,9 @@ func runBundle(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := hf.check(); err != nil {
 		return err
 	}
-	cfg, _, err := config.Load(*cfgPath)
+	cfg, _, err := loadConfig(*cfgPath, *customer)
 	if err != nil {
 		return err
-	}
-	if *customer != "" && cfg.GetCustomer() != *customer {
-		return fmt.Errorf("%s: field customer is %q but the build target declares customer %q: "+
-			"make them equal", *cfgPath, cfg.GetCustomer(), *customer)
 	}
 
 	files := map[string][]byte{}

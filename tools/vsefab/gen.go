@@ -58,16 +58,12 @@ func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		},
 	}))
 
-	cfg, raw, err := config.Load(*cfgPath)
+	cfg, raw, err := loadConfig(*cfgPath, *customer)
 	if err != nil {
 		return err
 	}
 	if err := hf.check(); err != nil {
 		return err
-	}
-	if *customer != "" && cfg.GetCustomer() != *customer {
-		return fmt.Errorf("%s: field customer is %q but the build target declares customer %q: "+
-			"make them equal", *cfgPath, cfg.GetCustomer(), *customer)
 	}
 	log.Info("config read", "config", *cfgPath, "customer", cfg.GetCustomer(),
 		"keyset_version", cfg.GetKeysetVersion())
@@ -127,6 +123,20 @@ func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		set.Add(*logPath, logBuf.Bytes())
 	}
 	return set.Commit()
+}
+
+// loadConfig loads the customer config at path, which must be for customer when the build
+// target declares one.
+func loadConfig(path, customer string) (*vsefabpb.CustomerConfig, []byte, error) {
+	cfg, raw, err := config.Load(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if customer != "" && cfg.GetCustomer() != customer {
+		return nil, nil, fmt.Errorf("%s: field customer is %q but the build target declares customer %q: "+
+			"make them equal", path, cfg.GetCustomer(), customer)
+	}
+	return cfg, raw, nil
 }
 
 func openBackend(uri string) (red.Backend, error) {

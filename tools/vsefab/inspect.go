@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -74,15 +73,9 @@ func runInspect(_ context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.Usage()
 		return errUsage
 	}
-	var trusted []byte
-	if *rootKey != "" {
-		pub, err := readPublicKey("--root-key", *rootKey)
-		if err != nil {
-			return err
-		}
-		if trusted, err = x509.MarshalPKIXPublicKey(pub); err != nil {
-			return fmt.Errorf("--root-key %s: %w", *rootKey, err)
-		}
+	trusted, err := trustedRoot(*rootKey)
+	if err != nil {
+		return err
 	}
 	path := fs.Arg(0)
 	in, err := inspect(path, trusted)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/vsefab/vsefab/hsm/agent"
 	"github.com/vsefab/vsefab/hsm/red"
-	"github.com/vsefab/vsefab/internal/config"
 	"github.com/vsefab/vsefab/internal/outfile"
 	"github.com/vsefab/vsefab/libs/vse"
 	"github.com/vsefab/vsefab/proto/vsefabpb"
@@ -45,13 +44,9 @@ func runLicense(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := hf.check(); err != nil {
 		return err
 	}
-	cfg, _, err := config.Load(*cfgPath)
+	cfg, _, err := loadConfig(*cfgPath, *customer)
 	if err != nil {
 		return err
-	}
-	if *customer != "" && cfg.GetCustomer() != *customer {
-		return fmt.Errorf("%s: field customer is %q but the build target declares customer %q: "+
-			"make them equal", *cfgPath, cfg.GetCustomer(), *customer)
 	}
 	terms := vse.LicenseTerms{AppIDs: splitList(*appIDs), Features: splitList(*features), NotAfter: until.Unix()}
 

@@ -46,15 +46,9 @@ func runVerify(_ context.Context, args []string, stdout, stderr io.Writer) error
 		fs.Usage()
 		return errUsage
 	}
-	var trusted []byte
-	if *rootKey != "" {
-		pub, err := readPublicKey("--root-key", *rootKey)
-		if err != nil {
-			return err
-		}
-		if trusted, err = x509.MarshalPKIXPublicKey(pub); err != nil {
-			return fmt.Errorf("--root-key %s: %w", *rootKey, err)
-		}
+	trusted, err := trustedRoot(*rootKey)
+	if err != nil {
+		return err
 	}
 	if *prod {
 		if trusted == nil {
@@ -103,6 +97,22 @@ func runVerify(_ context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("%d problem(s) in %d manifest(s)", len(problems), fs.NArg())
 	}
 	return nil
+}
+
+// trustedRoot reads the root key named by --root-key as PKIX DER; nil when none is named.
+func trustedRoot(path string) ([]byte, error) {
+	if path == "" {
+		return nil, nil
+	}
+	pub, err := readPublicKey("--root-key", path)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, fmt.Errorf("--root-key %s: %w", path, err)
+	}
+	return der, nil
 }
 
 // verifyOne checks one manifest and its signature, or one bundle with the manifest in it; the
@@ -211,13 +221,9 @@ func runVerifyAttestation(_ context.Context, args []string, stdout, stderr io.Wr
 	if err != nil {
 		return fmt.Errorf("--response: not hex: %w", err)
 	}
-	pub, err := readPublicKey("--root-key", *rootKey)
+	trusted, err := trustedRoot(*rootKey)
 	if err != nil {
 		return err
-	}
-	trusted, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		return fmt.Errorf("--root-key %s: %w", *rootKey, err)
 	}
 	m, problems := verifyOne(*manifestPath, trusted, *prod)
 	if len(problems) > 0 {
