@@ -64,14 +64,16 @@ func CheckCustomer(name string) error {
 			"starting with a letter", name)
 	}
 	if Reserved[name] {
-		return fmt.Errorf("customer name %q is reserved: the HSM's long-term keys are labelled "+
-			"vsefab/%s/...; choose another name", name, name)
+		return fmt.Errorf("customer name %q is reserved: the HSM's own objects are labelled "+
+			"vsefab/%s...; choose another name", name, name)
 	}
 	return nil
 }
 
-// Reserved are names no customer may have, since the long-term keys' labels use them.
-var Reserved = map[string]bool{"root": true, "audit": true}
+// Reserved are names no customer may have, since the labels of the HSM's own objects use
+// them: the long-term keys (vsefab/root/..., vsefab/audit/...) and the session objects the
+// red side makes while it exports and escrows a keyset (vsefab/transport, vsefab/escrow).
+var Reserved = map[string]bool{"root": true, "audit": true, "transport": true, "escrow": true}
 
 // Label is the HSM object label of a keyset key.
 func Label(customer string, version uint32, role string) string {

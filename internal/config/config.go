@@ -87,3 +87,7 @@ func Validate(cfg *vsefabpb.CustomerConfig) error {
 	}
 	return nil
 }
+
+// CheckCustomer reports whether name can name a customer; the rule lives with the key labels
+// it protects, and is here for code that may not import the red side.
+func CheckCustomer(name string) error { return red.CheckCustomer(name) }

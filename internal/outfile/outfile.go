@@ -4,6 +4,7 @@
 package outfile
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -137,4 +138,42 @@ func mkdirs(dir string) ([]string, error) {
 		}
 	}
 	return made, nil
+}
+
+// Replace puts data in place of the file at path, which must still hold old: an edit made
+// meanwhile is refused rather than lost. The file is whole at every moment, old or new.
+func Replace(path string, old, data []byte) error {
+	info, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("output %s: %w", path, err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("output %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	_, werr := tmp.Write(data)
+	if werr == nil {
+		werr = tmp.Sync()
+	}
+	if cerr := tmp.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Chmod(tmp.Name(), info.Mode().Perm())
+	}
+	if werr != nil {
+		return fmt.Errorf("output %s: %w", path, werr)
+	}
+	now, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("output %s: %w", path, err)
+	}
+	if !bytes.Equal(now, old) {
+		return fmt.Errorf("output %s changed while it was being updated: nothing written; run again", path)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("output %s: %w", path, err)
+	}
+	return nil
 }

@@ -73,3 +73,30 @@ func assertOnly(t *testing.T, dir string, names ...string) {
 		t.Errorf("%s holds %v, want %v", dir, got, names)
 	}
 }
+
+func TestReplace(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "BUILD.bazel")
+	if err := os.WriteFile(p, []byte("old"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+
+	// An edit made after the caller read the file is kept, and nothing is written.
+	if err := Replace(p, []byte("what the caller read"), []byte("new")); err == nil ||
+		!strings.Contains(err.Error(), "changed while") {
+		t.Errorf("Replace over a changed file = %v, want a refusal", err)
+	}
+	if got, _ := os.ReadFile(p); string(got) != "old" {
+		t.Errorf("file holds %q after a refused Replace, want old", got)
+	}
+
+	if err := Replace(p, []byte("old"), []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(p)
+	info, _ := os.Stat(p)
+	if string(got) != "new" || info.Mode().Perm() != 0o640 {
+		t.Errorf("after Replace: %q, mode %v; want new, 0640", got, info.Mode().Perm())
+	}
+	assertOnly(t, dir, "BUILD.bazel")
+}

@@ -66,14 +66,14 @@ go_register_toolchains()
 	return dir + "\x00" + mainBase
 }
 
-// scratchBuild builds target in a scratch workspace and returns Bazel's output.
-func scratchBuild(t *testing.T, scratch, target string) (string, error) {
+// scratchBuild builds targets in a scratch workspace and returns Bazel's output.
+func scratchBuild(t *testing.T, scratch string, targets ...string) (string, error) {
 	t.Helper()
 	dir, mainBase, _ := strings.Cut(scratch, "\x00")
-	cmd := exec.Command("bazel", "build",
-		"--override_repository=io_bazel_rules_go="+filepath.Join(mainBase, "external", "io_bazel_rules_go"),
-		"--override_repository=go_sdk_dist="+filepath.Join(mainBase, "external", "go_sdk_dist"),
-		target)
+	cmd := exec.Command("bazel", append([]string{"build",
+		"--override_repository=io_bazel_rules_go=" + filepath.Join(mainBase, "external", "io_bazel_rules_go"),
+		"--override_repository=go_sdk_dist=" + filepath.Join(mainBase, "external", "go_sdk_dist")},
+		targets...)...)
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	return string(out), err
@@ -138,18 +138,30 @@ vse_firmware(name = "firmware", customer = ":x")
 }
 
 // TestExternalWorkspaceBuilds proves the rules work from a workspace of their own, the way a
-// vendor keeps its customers apart from vsefab's tree.
+// vendor keeps its customers apart from vsefab's tree, and that a customer onboarded there
+// with vsefab customer add builds with no hand edit.
 func TestExternalWorkspaceBuilds(t *testing.T) {
 	build(t)
 	scratch := scratchWorkspace(t, scratchLoad+`
 vse_customer(name = "x", config = "config.textproto")
 vse_firmware(name = "firmware", customer = ":x")
 `, true)
-	if out, err := scratchBuild(t, scratch, "//customers/x:firmware"); err != nil {
+	dir, _, _ := strings.Cut(scratch, "\x00")
+	add := exec.Command(vsefabTool(t), "customer", "add", "initech")
+	add.Dir = dir
+	if out, err := add.CombinedOutput(); err != nil {
+		t.Fatalf("vsefab customer add initech: %v\n%s", err, out)
+	}
+	if out, err := scratchBuild(t, scratch, "//customers/x:firmware", "//customers/initech:firmware"); err != nil {
 		t.Fatalf("build failed: %v\n%s", err, out)
 	}
-	dir, _, _ := strings.Cut(scratch, "\x00")
-	if _, err := os.Stat(filepath.Join(dir, "bazel-bin", "customers", "x", "libfirmware.so")); err != nil {
-		t.Error(err)
+	for _, c := range []string{"x", "initech"} {
+		if _, err := os.Stat(filepath.Join(dir, "bazel-bin", "customers", c, "libfirmware.so")); err != nil {
+			t.Error(err)
+		}
+	}
+	m, err := os.ReadFile(filepath.Join(dir, "bazel-bin", "customers", "initech", "firmware.manifest.json"))
+	if err != nil || !strings.Contains(string(m), `"initech"`) {
+		t.Errorf("initech's manifest does not name initech: %v\n%s", err, m)
 	}
 }

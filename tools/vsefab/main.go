@@ -27,6 +27,7 @@ var commands = map[string]command{
 	"version":            {"print the version", runVersion},
 	"license":            {"issue a license for a customer's firmware (run by Bazel for vse_license)", runLicense},
 	"token":              {"initialize a token under dual control: vsefab token init", runToken},
+	"customer":           {"add a customer to the workspace, or list them: vsefab customer add NAME, vsefab customer list", runCustomer},
 	"ceremony":           {"create the root keys and customers' keys on a token under dual control", runCeremony},
 	"verify":             {"check manifests: signatures, unique keys and, with --prod, production origin", runVerify},
 	"bundle":             {"pack a firmware's files into a signed, deterministic archive (run by Bazel)", runBundle},
