@@ -10,8 +10,9 @@
 // Writer refuses to append to a log that does not verify, to share a log with another writer,
 // and to use a log file others may read or write.
 //
-// Limitations: removing every line after a checkpoint leaves a log that verifies, and records
-// after the last checkpoint are reported as unprotected, not proven changed. Verify holds the
+// A log cut back to one of its checkpoints verifies on its own; VerifyHead finds the cut,
+// given the head the writer left when it closed the log (see Head). Records after the last
+// checkpoint are reported as unprotected, not proven changed. Verify holds the
 // whole log in memory, parsed: about a kilobyte a record.
 package audit
 
@@ -73,6 +74,7 @@ var (
 	ErrForgedCheckpoint = errors.New("audit: checkpoint signature does not verify")
 	ErrTruncated        = errors.New("audit: the log ends with records no checkpoint covers")
 	ErrIncomplete       = errors.New("audit: the last entry is incomplete (a write was interrupted)")
+	ErrCut              = errors.New("audit: the log ends before its recorded head")
 )
 
 // hashSize is the size of the chain's hashes: SHA-256.

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protojson"
@@ -378,14 +379,76 @@ func TestVerifyFindsTampering(t *testing.T) {
 	}
 }
 
-// Limitation: lines removed after the last checkpoint, with every checkpoint kept, cannot be
-// told from a log that ended there.
-func TestVerifyCannotSeeTailRemovedAfterCheckpoint(t *testing.T) {
+// A log cut back to a checkpoint verifies on its own; against the head its writer left, the
+// cut is found, while records appended after the head are not a problem.
+func TestVerifyHead(t *testing.T) {
 	s := newSoftSigner(t)
-	lines := readLog(t, writeLog(t, s, 40))
-	rep, err := Verify(bytes.NewReader(join(lines[:34])), s.PublicKey())
-	if err != nil || rep.Records != 32 || rep.Protected != 32 {
-		t.Errorf("Verify = %+v, %v; want 32 protected records", rep, err)
+	path := filepath.Join(t.TempDir(), "audit.log")
+	appendRecords := func(from, to int) Head {
+		t.Helper()
+		w, err := Open(path, s, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := from; i <= to; i++ {
+			if err := w.Append(record(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		h, ok := w.Head()
+		if !ok {
+			t.Fatal("no head after Close")
+		}
+		return h
+	}
+	head := appendRecords(1, 40)
+	if head.Sequence != 40 {
+		t.Fatalf("head %v; want record 40", head)
+	}
+	parsed, err := ParseHead(" " + head.String() + "\n")
+	if err != nil || parsed != head {
+		t.Fatalf("ParseHead(%q) = %v, %v", head.String(), parsed, err)
+	}
+	lines := readLog(t, path)
+
+	if _, err := VerifyHead(bytes.NewReader(join(lines)), s.PublicKey(), head); err != nil {
+		t.Errorf("the whole log: %v", err)
+	}
+	// Lines 1 to 34 end with the checkpoint of record 32.
+	cut := join(lines[:34])
+	if _, err := Verify(bytes.NewReader(cut), s.PublicKey()); err != nil {
+		t.Fatalf("a log cut at a checkpoint should verify without its head: %v", err)
+	}
+	_, err = VerifyHead(bytes.NewReader(cut), s.PublicKey(), head)
+	var p *Problem
+	if !errors.As(err, &p) || p.Kind != ErrCut || p.Line != 35 ||
+		!strings.Contains(err.Error(), "the lines after line 34 were removed") {
+		t.Errorf("VerifyHead of a cut log: %v; want truncation after line 34", err)
+	}
+
+	// A later window's records after the head.
+	appendRecords(41, 45)
+	if _, err := VerifyHead(bytes.NewReader(join(readLog(t, path))), s.PublicKey(), head); err != nil {
+		t.Errorf("a log continued after its head: %v", err)
+	}
+
+	// Other histories, signed by the same key: one with a checkpoint of record 40 of its own,
+	// one with none of record 40.
+	for _, n := range []int{40, 41} {
+		other := readLog(t, writeLog(t, s, n))
+		_, err = VerifyHead(bytes.NewReader(join(other)), s.PublicKey(), head)
+		if !errors.As(err, &p) || p.Kind != ErrEdited || !strings.Contains(err.Error(), "rewritten") {
+			t.Errorf("VerifyHead of another log of %d records: %v; want it rewritten", n, err)
+		}
+	}
+
+	for _, bad := range []string{"", "40", "0:" + strings.Repeat("ab", 32), "40:abcd", "x:" + strings.Repeat("ab", 32)} {
+		if _, err := ParseHead(bad); err == nil || !strings.Contains(err.Error(), "SEQUENCE:HASH") {
+			t.Errorf("ParseHead(%q): %v", bad, err)
+		}
 	}
 }
 

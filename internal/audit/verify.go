@@ -93,14 +93,24 @@ type verifier struct {
 	first map[[hashSize]byte]int // a line's hash to the first index holding it
 
 	rep             Report
+	tail            tail
 	expect          uint64 // the sequence the next record must have
 	unprotectedFrom int    // index of the first record no checkpoint covers yet; -1 if none
 }
 
 func verify(r io.Reader, pub *ecdsa.PublicKey) (Report, tail, error) {
+	v, err := verifyLines(r, pub)
+	if v == nil {
+		return Report{}, tail{}, err
+	}
+	return v.rep, v.tail, err
+}
+
+// verifyLines is verify, returning the verifier with every line it parsed.
+func verifyLines(r io.Reader, pub *ecdsa.PublicKey) (*verifier, error) {
 	raw, partial, err := readLines(r)
 	if err != nil {
-		return Report{}, tail{}, err
+		return nil, err
 	}
 
 	v := &verifier{pub: pub, first: make(map[[hashSize]byte]int, len(raw)), expect: 1,
@@ -124,13 +134,12 @@ func verify(r io.Reader, pub *ecdsa.PublicKey) (Report, tail, error) {
 
 	if p := v.check(); p != nil {
 		v.rep.Problem = p
-		return v.rep, tail{}, p
+		return v, p
 	}
 
 	v.rep.Unprotected = int(v.rep.LastSequence - v.rep.Protected)
-	var t tail
 	if n := len(v.lines); n > 0 {
-		t.lastHash = v.lines[n-1].hash
+		v.tail.lastHash = v.lines[n-1].hash
 	}
 	switch {
 	case len(partial) > 0:
@@ -143,9 +152,9 @@ func verify(r io.Reader, pub *ecdsa.PublicKey) (Report, tail, error) {
 			v.rep.Protected+1, v.rep.LastSequence, "is", "are")+" unprotected: the writer "+
 			"stopped before its next checkpoint, or lines after them were removed")
 	default:
-		return v.rep, t, nil
+		return v, nil
 	}
-	return v.rep, t, v.rep.Problem
+	return v, v.rep.Problem
 }
 
 // readLines splits a log into its complete lines, without their newlines, and what follows

@@ -44,6 +44,7 @@ type Writer struct {
 	seq     uint64         // sequence of the last record written
 	last    [hashSize]byte // hash of the last line written
 	pending int            // records written since the last checkpoint
+	head    Head           // the last checkpoint written; zero while there is none
 	broken  error          // set when a write failed part way; nothing more is written
 }
 
@@ -91,6 +92,9 @@ func Open(path string, signer Signer, opts Options) (*Writer, error) {
 	w.seq = rep.LastSequence
 	w.last = st.lastHash
 	w.pending = rep.Unprotected
+	if rep.Unprotected == 0 && rep.Protected > 0 {
+		w.head = Head{Sequence: rep.Protected, Hash: st.lastHash}
+	}
 	return w, nil
 }
 
@@ -222,6 +226,14 @@ func (w *Writer) Close() error {
 	return err
 }
 
+// Head is the log's last checkpoint: after Close, the head of the whole log. ok is false while
+// the log has no checkpoint.
+func (w *Writer) Head() (h Head, ok bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.head, w.head.Sequence > 0
+}
+
 func (w *Writer) usable() error {
 	if w.f == nil {
 		return fmt.Errorf("audit: log %s is closed", w.path)
@@ -254,6 +266,7 @@ func (w *Writer) checkpoint() error {
 		return err
 	}
 	w.pending = 0
+	w.head = Head{Sequence: w.seq, Hash: w.last}
 	if err := w.f.Sync(); err != nil {
 		return fmt.Errorf("audit: checkpoint %d of log %s: sync: %w", w.seq, w.path, err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/vsefab/vsefab/hsm/agent"
 	"github.com/vsefab/vsefab/hsm/red"
 	"github.com/vsefab/vsefab/internal/audit"
+	"github.com/vsefab/vsefab/internal/outfile"
 	"github.com/vsefab/vsefab/internal/pin"
 )
 
@@ -31,7 +32,7 @@ it, and the agent serves only the named customers, only until the window ends an
 --max-builds builds, then logs out and exits. Every request and refusal goes to the audit
 log, whose checkpoints the token's audit key signs.`
 
-func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	fs := newFlags("agent", agentSynopsis, stderr)
 	hsm := fs.String("hsm", "", `HSM: a PKCS#11 URI with token and module-path, for example
 'pkcs11:token=vse-test?module-path=/usr/lib/softhsm/libsofthsm2.so'; required`)
@@ -44,8 +45,19 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	customers := fs.String("customers", "", "production: the customers served, comma-separated")
 	maxBuilds := fs.Int("max-builds", 0, "production: how many requests (a firmware's keyset, a license, a bundle signature: one each) are served before the agent exits (0: no limit)")
 	auditLog := fs.String("audit-log", "", "append-only audit log (created if missing); required with --production")
+	auditHead := fs.String("audit-head", "", "a new file the agent writes the audit log's head to when it exits "+
+		"(SEQUENCE:HASH of its last checkpoint): custodians keep it with their records, and "+
+		"vsefab audit verify --head finds any line removed after it")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *auditHead != "" {
+		if *auditLog == "" {
+			return errors.New("--audit-head names where to write the head of the audit log: add --audit-log")
+		}
+		if err := outfile.RefuseExisting(*auditHead); err != nil {
+			return fmt.Errorf("--audit-head: %w", err)
+		}
 	}
 	if *hsm == "" {
 		return fmt.Errorf("flag --hsm is required (see vsefab agent --help)")
@@ -79,8 +91,13 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		defer func() {
-			if err := aw.Close(); err != nil {
-				log.Error("closing the audit log", "err", err)
+			if cerr := aw.Close(); cerr != nil {
+				log.Error("closing the audit log", "err", cerr)
+				err = errors.Join(err, cerr)
+				return
+			}
+			if herr := writeAuditHead(aw, *auditLog, *auditHead, log); herr != nil {
+				err = errors.Join(err, herr)
 			}
 		}()
 	}
@@ -135,6 +152,24 @@ var (
 	errWindowClosed = errors.New("the production window closed")
 	errMaxBuilds    = errors.New("the window's builds are used")
 )
+
+// writeAuditHead logs the head of a closed audit log and writes it to path, if one is given.
+func writeAuditHead(aw *audit.Writer, logPath, path string, log *slog.Logger) error {
+	h, ok := aw.Head()
+	if !ok {
+		return nil
+	}
+	log.Info("audit log closed", "log", logPath, "head", h.String())
+	if path == "" {
+		return nil
+	}
+	out := outfile.NewSet()
+	out.Add(path, []byte(h.String()+"\n"))
+	if err := out.Commit(); err != nil {
+		return fmt.Errorf("--audit-head: %w; the head is %s: record it by hand", err, h)
+	}
+	return nil
+}
 
 func appendAudit(aw *audit.Writer, rec audit.Record) error {
 	if aw == nil {

@@ -17,7 +17,9 @@ import (
 const auditVerifySynopsis = `Checks an agent's audit log with the public key of its checkpoint
 signing key, and names the first line that was edited, deleted, put in, moved or forged. It
 exits with status 0 only when every record is chained and covered by a valid checkpoint; a
-log that ends with records no checkpoint covers, or with an incomplete line, exits 1 too.`
+log that ends with records no checkpoint covers, or with an incomplete line, exits 1 too.
+A log cut back to one of its checkpoints still verifies on its own: give --head, the head the
+agent wrote when it closed the log, to find lines removed after it.`
 
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "verify" {
@@ -29,7 +31,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else if len(args) > 0 {
 		fmt.Fprintf(stderr, "vsefab audit: unknown subcommand %q\n", args[0])
 	}
-	fmt.Fprintln(w, "usage: vsefab audit verify --public-key FILE LOG")
+	fmt.Fprintln(w, "usage: vsefab audit verify --public-key FILE [--head SEQUENCE:HASH] LOG")
 	if w == stdout {
 		return nil
 	}
@@ -39,11 +41,14 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 func runAuditVerify(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("audit verify", auditVerifySynopsis, stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: vsefab audit verify --public-key FILE LOG\n\n%s\n\nflags:\n",
+		fmt.Fprintf(stderr, "usage: vsefab audit verify --public-key FILE [--head SEQUENCE:HASH] LOG\n\n%s\n\nflags:\n",
 			auditVerifySynopsis)
 		fs.PrintDefaults()
 	}
 	keyPath := fs.String("public-key", "", "the checkpoint signing key's public key: PKIX, PEM or DER; required")
+	headFlag := fs.String("head", "", "the log's head as the agent wrote it when it closed the log "+
+		"(SEQUENCE:HASH, from agent --audit-head): the log must hold that checkpoint, so lines "+
+		"removed after it are found")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -64,17 +69,33 @@ func runAuditVerify(_ context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
+	var head *audit.Head
+	if *headFlag != "" {
+		h, err := audit.ParseHead(*headFlag)
+		if err != nil {
+			return fmt.Errorf("--head: %w", err)
+		}
+		head = &h
+	}
 	f, err := os.Open(logPath)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	rep, err := audit.Verify(f, pub)
+	var rep audit.Report
+	if head != nil {
+		rep, err = audit.VerifyHead(f, pub, *head)
+	} else {
+		rep, err = audit.Verify(f, pub)
+	}
 	if err != nil && rep.Problem == nil {
 		return fmt.Errorf("%s: %w", logPath, err)
 	}
 
 	printReport(stdout, logPath, rep)
+	if head != nil && rep.Problem == nil {
+		fmt.Fprintf(stdout, "  head:         the checkpoint of record %d, as recorded\n", head.Sequence)
+	}
 	if rep.Problem != nil {
 		return fmt.Errorf("%s does not verify", logPath)
 	}

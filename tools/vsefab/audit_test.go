@@ -25,8 +25,9 @@ func (s testSigner) Sign(digest []byte) ([]byte, error) {
 func (s testSigner) PublicKey() crypto.PublicKey { return &s.key.PublicKey }
 func (s testSigner) KeyID() []byte               { return []byte("test") }
 
-// auditFixture writes a log of 20 records and its signer's public key, PEM and DER, into dir.
-func auditFixture(t *testing.T, dir string) (logPath, pemPath, derPath string) {
+// auditFixture writes a log of 20 records and its signer's public key, PEM and DER, into dir,
+// and returns them with the log's head.
+func auditFixture(t *testing.T, dir string) (logPath, pemPath, derPath, head string) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -47,6 +48,11 @@ func auditFixture(t *testing.T, dir string) (logPath, pemPath, derPath string) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
+	h, ok := w.Head()
+	if !ok {
+		t.Fatal("no head")
+	}
+	head = h.String()
 
 	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
 	if err != nil {
@@ -60,12 +66,12 @@ func auditFixture(t *testing.T, dir string) (logPath, pemPath, derPath string) {
 	if err := os.WriteFile(derPath, der, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return logPath, pemPath, derPath
+	return logPath, pemPath, derPath, head
 }
 
 func TestAuditVerify(t *testing.T) {
 	dir := t.TempDir()
-	logPath, pemPath, derPath := auditFixture(t, dir)
+	logPath, pemPath, derPath, head := auditFixture(t, dir)
 
 	data, err := os.ReadFile(logPath)
 	if err != nil {
@@ -76,12 +82,17 @@ func TestAuditVerify(t *testing.T) {
 	if err := os.WriteFile(truncated, []byte(strings.Join(lines[:20], "")), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// Lines 1 to 17 end with the checkpoint of record 16.
+	cut := filepath.Join(dir, "cut.log")
+	if err := os.WriteFile(cut, []byte(strings.Join(lines[:17], "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	lines[2] = strings.Replace(lines[2], `"acme"`, `"evil"`, 1)
 	edited := filepath.Join(dir, "edited.log")
 	if err := os.WriteFile(edited, []byte(strings.Join(lines, "")), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, otherKey, _ := auditFixture(t, t.TempDir())
+	_, otherKey, _, _ := auditFixture(t, t.TempDir())
 
 	tests := []struct {
 		name   string
@@ -97,6 +108,22 @@ func TestAuditVerify(t *testing.T) {
 		name:   "good log, DER key",
 		args:   []string{"--public-key", derPath, logPath},
 		stdout: []string{"OK " + logPath},
+	}, {
+		name:   "good log and its head",
+		args:   []string{"--public-key", pemPath, "--head", head, logPath},
+		stdout: []string{"OK " + logPath, "head:         the checkpoint of record 20, as recorded"},
+	}, {
+		name: "log cut back to a checkpoint, against its head",
+		args: []string{"--public-key", pemPath, "--head", head, cut},
+		code: 1,
+		stdout: []string{"FAILED " + cut, "line 18: the log ends before its recorded head",
+			"the lines after line 17 were removed"},
+		stderr: "does not verify",
+	}, {
+		name:   "head that is not one",
+		args:   []string{"--public-key", pemPath, "--head", "20", logPath},
+		code:   1,
+		stderr: "--head: audit: \"20\" is not a log head",
 	}, {
 		name: "edited record",
 		args: []string{"--public-key", pemPath, edited},
