@@ -20,13 +20,13 @@ PROTOBUF_VERSION = $(shell $(GO) list -mod=mod -m -f '{{.Version}}' google.golan
 PROTOC_GEN_GO := $(TOOLS_BIN)/protoc-gen-go
 PROTOS := agent.proto bundle.proto config.proto manifest.proto escrow.proto audit.proto
 
-DEB_PACKAGES := bazel-bootstrap bazel-skylib bazel-platforms bazel-rules-java gcc softhsm2 opensc protobuf-compiler
+DEB_PACKAGES := bazel-bootstrap bazel-skylib bazel-platforms bazel-rules-java gcc softhsm2 opensc protobuf-compiler nginx-light time
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Our Go and Starlark sources: not vendor/, tool caches, Bazel's symlinks or testdata.
 FIND_OURS := find . \( -path ./vendor -o -path ./.cache -o -path ./.git -o -name 'bazel-*' \) -prune -o -type f
 
-.PHONY: help deps check-go firmware test lint update-deps tools proto proto-check bench
+.PHONY: help deps check-go firmware test lint update-deps tools proto proto-check bench bench-scale
 
 help:
 	@echo "make deps         install missing Debian packages (bazel, softhsm2, ...)"
@@ -35,7 +35,8 @@ help:
 	@echo "make lint         buildifier check over our Starlark files"
 	@echo "make update-deps  go mod tidy + vendor + regenerate vendor/ BUILD files"
 	@echo "make proto        regenerate proto/vsefabpb from proto/*.proto"
-	@echo "make bench        run the benchmarks of bench/ (see bench/README.md)"
+	@echo "make bench        run the HSM, start-up and memory benchmarks (see bench/README.md)"
+	@echo "make bench-scale  build fleets of 1 to 200 customers and report the figures (about an hour)"
 
 # Installs only what is missing: a dpkg-query per package, apt-get only when needed.
 deps: check-go
@@ -105,4 +106,10 @@ $(BUILDIFIER): third_party/gotools/buildifier/go.mod third_party/gotools/buildif
 
 # Each benchmark and its baseline run side by side in one invocation; see bench/README.md.
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchtime 100x -count 3 ./bench/
+	$(GO) test -run '^$$' -bench 'Keyset|Start|AgentMemory' -benchtime 100x -count 3 ./bench/
+
+# Scripted Bazel builds of generated fleets; SCALE_FLAGS narrows them, for example
+# SCALE_FLAGS='-scale.sizes=1,10 -scale.hsms=emulator'.
+SCALE_FLAGS ?=
+bench-scale: deps
+	$(GO) test -run '^$$' -bench Scale -benchtime 1x -timeout 4h ./bench/ -args $(SCALE_FLAGS)

@@ -59,7 +59,13 @@ func Empty(t testing.TB, extraConf ...string) *Token {
 	tool(t, "softhsm2-util")
 	module := findModule(t)
 
-	root := t.TempDir()
+	// Not t.TempDir: its name comes from the test's, and SoftHSM's configuration parser
+	// cuts a path at an "=", which subtest names such as "clients=4" hold.
+	root, err := os.MkdirTemp("", "softhsm")
+	if err != nil {
+		t.Fatalf("softhsmtest: %v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
 	dir := filepath.Join(root, "tokens")
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatalf("softhsmtest: %v", err)

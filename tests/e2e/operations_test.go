@@ -21,6 +21,7 @@ import (
 
 	"github.com/creack/pty"
 
+	"github.com/vsefab/vsefab/internal/escrowtest"
 	"github.com/vsefab/vsefab/internal/leakcheck"
 	"github.com/vsefab/vsefab/internal/softhsmtest"
 )
@@ -271,7 +272,7 @@ func TestOperationsWalkthrough(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for label, v := range escrowSecrets(t, tok, cust, escrow) {
+			for label, v := range escrowtest.Secrets(t, tok, cust, escrow) {
 				secrets[label] = v
 			}
 		}
@@ -360,9 +361,10 @@ func swap(l []string, i, j int) []string {
 	return c
 }
 
-func auditVerify(t *testing.T, log, pub string) (int, string) {
+func auditVerify(t *testing.T, log, pub string, flags ...string) (int, string) {
 	t.Helper()
-	out, err := exec.Command(vsefabTool(t), "audit", "verify", "--public-key", pub, log).CombinedOutput()
+	args := append(append([]string{"audit", "verify", "--public-key", pub}, flags...), log)
+	out, err := exec.Command(vsefabTool(t), args...).CombinedOutput()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		return ee.ExitCode(), string(out)
@@ -378,6 +380,11 @@ func auditVerify(t *testing.T, log, pub string) (int, string) {
 // and checks both refusal and closing are in a log that still verifies.
 func refusals(t *testing.T, tok *softhsmtest.Token, vars map[string]string, environ []string, c custodians, pub string) []string {
 	dir := t.TempDir()
+	firstWindow, err := os.ReadFile(vars["AUDIT"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	head2 := filepath.Join(dir, "window-2.head")
 	var srcs [2]string
 	for i := range 2 {
 		p := filepath.Join(dir, fmt.Sprintf("half%d", i+1))
@@ -393,7 +400,8 @@ func refusals(t *testing.T, tok *softhsmtest.Token, vars map[string]string, envi
 	}
 	hsm := "pkcs11:token=" + vars["TOKEN"] + "?module-path=" + vars["MODULE"]
 	cmd := exec.Command(vsefabTool(t), "agent", "--production", "--hsm", hsm, "--socket", vars["SOCK"],
-		"--window", "6s", "--customers", "acme", "--audit-log", vars["AUDIT"], "--pin1", srcs[0], "--pin2", srcs[1])
+		"--window", "6s", "--customers", "acme", "--audit-log", vars["AUDIT"], "--audit-head", head2,
+		"--pin1", srcs[0], "--pin2", srcs[1])
 	cmd.Env = environ
 	var agentOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &agentOut, &agentOut
@@ -474,6 +482,25 @@ func refusals(t *testing.T, tok *softhsmtest.Token, vars map[string]string, envi
 	if code, out := auditVerify(t, vars["AUDIT"], pub); code != 0 {
 		t.Errorf("the log after the second window fails: %s", out)
 	}
+
+	// The log cut back to the end of the first window verifies on its own, every line left
+	// being chained and signed; against the second window's head it does not.
+	headData, err := os.ReadFile(head2)
+	if err != nil {
+		t.Fatalf("the agent wrote no head: %v", err)
+	}
+	head := strings.TrimSpace(string(headData))
+	if code, out := auditVerify(t, vars["AUDIT"], pub, "--head", head); code != 0 {
+		t.Errorf("the log fails against its own head %s: %s", head, out)
+	}
+	cut := filepath.Join(dir, "cut.log")
+	if err := os.WriteFile(cut, firstWindow, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := auditVerify(t, cut, pub, "--head", head); code == 0 || !strings.Contains(out, "ends before its recorded head") {
+		t.Errorf("the log without its second window, against the second window's head: exit %d:\n%s", code, out)
+	}
+	outs = append(outs, string(headData))
 
 	return append(outs, string(data))
 }

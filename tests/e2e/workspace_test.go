@@ -1,82 +1,39 @@
 package e2e
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vsefab/vsefab/internal/scratchws"
 )
 
 // scratchWorkspace makes a workspace of its own that uses vsefab as the external repository
 // @vsefab, registers the emulator HSM toolchain only if asked to, and holds build as
-// customers/x/BUILD.bazel. It
-// borrows rules_go and the Go SDK already fetched for the main workspace, so it fetches
-// nothing.
-func scratchWorkspace(t *testing.T, build string, registerHSM bool) string {
+// customers/x/BUILD.bazel.
+func scratchWorkspace(t *testing.T, build string, registerHSM bool) *scratchws.Workspace {
 	t.Helper()
-	info := exec.Command("bazel", "info", "output_base")
-	info.Dir = root(t)
-	// Stdout only: Bazel's notes, such as waiting for another command, go to stderr.
-	out, err := info.Output()
+	w, err := scratchws.New(t.TempDir(), root(t), scratchws.Options{RegisterEmulator: registerHSM})
 	if err != nil {
-		t.Fatalf("bazel info output_base: %v", err)
+		t.Fatal(err)
 	}
-	mainBase := strings.TrimSpace(string(out))
-	dir := t.TempDir()
-	ws := fmt.Sprintf(`workspace(name = "scratch")
-local_repository(name = "vsefab", path = %[1]q)
-local_repository(name = "bazel_skylib", path = "/usr/share/bazel/tools/skylib")
-local_repository(name = "platforms", path = "/usr/share/bazel/tools/platforms")
-local_repository(name = "rules_java", path = "/usr/share/bazel/rules/java")
-local_repository(name = "rules_cc", path = %[1]q + "/third_party/rules_cc")
-local_repository(name = "remote_coverage_tools", path = %[1]q + "/third_party/remote_coverage_tools")
-load("@vsefab//rules/private:repositories.bzl", "vsefab_go_repositories")
-vsefab_go_repositories()
-load("@io_bazel_rules_go//go:deps.bzl", "go_register_toolchains", "go_rules_dependencies", "go_wrap_sdk")
-go_rules_dependencies()
-go_wrap_sdk(name = "go_sdk", root_file = "@go_sdk_dist//:VERSION")
-go_register_toolchains()
-`, root(t))
-	if registerHSM {
-		ws += "register_toolchains(\"@vsefab//hsm:emulator\")\n"
+	t.Cleanup(w.Shutdown)
+	if err := w.WriteFile("customers/x/BUILD.bazel", build); err != nil {
+		t.Fatal(err)
 	}
-	files := map[string]string{
-		"WORKSPACE":                    ws,
-		"BUILD.bazel":                  "",
-		".bazelrc":                     "build --nosandbox_debug\n",
-		"customers/x/BUILD.bazel":      build,
-		"customers/x/config.textproto": "customer: \"x\"\nkeyset_version: 1\nfirmware_version: \"1.0.0\"\n",
+	if err := w.WriteFile("customers/x/config.textproto", "customer: \"x\"\nkeyset_version: 1\nfirmware_version: \"1.0.0\"\n"); err != nil {
+		t.Fatal(err)
 	}
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(func() {
-		cmd := exec.Command("bazel", "shutdown")
-		cmd.Dir = dir
-		_ = cmd.Run()
-	})
-	return dir + "\x00" + mainBase
+	return w
 }
 
 // scratchBuild builds targets in a scratch workspace and returns Bazel's output.
-func scratchBuild(t *testing.T, scratch string, targets ...string) (string, error) {
+func scratchBuild(t *testing.T, w *scratchws.Workspace, targets ...string) (string, error) {
 	t.Helper()
-	dir, mainBase, _ := strings.Cut(scratch, "\x00")
-	cmd := exec.Command("bazel", append([]string{"build",
-		"--override_repository=io_bazel_rules_go=" + filepath.Join(mainBase, "external", "io_bazel_rules_go"),
-		"--override_repository=go_sdk_dist=" + filepath.Join(mainBase, "external", "go_sdk_dist")},
-		targets...)...)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	r, err := w.Bazel(nil, append([]string{"build"}, targets...)...)
+	return r.Output, err
 }
 
 const scratchLoad = `load("@vsefab//rules:defs.bzl", "vse_customer", "vse_firmware")
@@ -129,8 +86,7 @@ vse_firmware(name = "firmware", customer = ":x")
 					t.Errorf("output does not say %q:\n%s", w, out)
 				}
 			}
-			dir, _, _ := strings.Cut(scratch, "\x00")
-			if m, _ := filepath.Glob(filepath.Join(dir, "bazel-out", "*", "bin", "customers", "x", "*")); len(m) > 0 {
+			if m, _ := filepath.Glob(filepath.Join(scratch.Dir, "bazel-out", "*", "bin", "customers", "x", "*")); len(m) > 0 {
 				t.Errorf("failed build left outputs: %v", m)
 			}
 		})
@@ -146,7 +102,7 @@ func TestExternalWorkspaceBuilds(t *testing.T) {
 vse_customer(name = "x", config = "config.textproto")
 vse_firmware(name = "firmware", customer = ":x")
 `, true)
-	dir, _, _ := strings.Cut(scratch, "\x00")
+	dir := scratch.Dir
 	add := exec.Command(vsefabTool(t), "customer", "add", "initech")
 	add.Dir = dir
 	if out, err := add.CombinedOutput(); err != nil {

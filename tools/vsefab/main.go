@@ -25,6 +25,7 @@ var commands = map[string]command{
 	"agent":              {"serve the red side of an HSM to builds on a unix socket", runAgent},
 	"audit":              {"check an agent's audit log: vsefab audit verify --public-key FILE LOG", runAudit},
 	"version":            {"print the version", runVersion},
+	"status":             {"ask a running agent which HSM it serves: vsefab status --socket PATH", runStatus},
 	"license":            {"issue a license for a customer's firmware (run by Bazel for vse_license)", runLicense},
 	"token":              {"initialize a token under dual control: vsefab token init", runToken},
 	"customer":           {"add a customer to the workspace, or list them: vsefab customer add NAME, vsefab customer list", runCustomer},

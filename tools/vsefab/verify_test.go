@@ -16,7 +16,10 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/vsefab/vsefab/hsm/emulator"
+	"github.com/vsefab/vsefab/hsm/p11keyset"
 	"github.com/vsefab/vsefab/hsm/red"
+	"github.com/vsefab/vsefab/internal/agenttest"
+	"github.com/vsefab/vsefab/internal/softhsmtest"
 	"github.com/vsefab/vsefab/libs/vse"
 	"github.com/vsefab/vsefab/proto/vsefabpb"
 )
@@ -149,4 +152,55 @@ func manifestOf(t *testing.T, path string) *vsefabpb.Manifest {
 		t.Fatal(err)
 	}
 	return &m
+}
+
+// Production verification accepts firmware whose manifest says PRODUCTION and refuses the same
+// token's firmware marked TEST_TOKEN, under one root key.
+func TestVerifyProdAcceptsOnlyProductionFirmware(t *testing.T) {
+	st := softhsmtest.New(t, "vse-prodverify")
+	dir := t.TempDir()
+	var root []byte
+	kinds := []vsefabpb.HsmKind{vsefabpb.HsmKind_PRODUCTION, vsefabpb.HsmKind_TEST_TOKEN}
+	ceremony := agenttest.Backend(t, st)
+	if _, err := ceremony.Ceremony(context.Background(), true, []string{"production", "testtoken"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range kinds {
+		customer := strings.ToLower(strings.ReplaceAll(kind.String(), "_", ""))
+		be := agenttest.Backend(t, st, p11keyset.WithKind(kind), p11keyset.WithKEKPolicy(p11keyset.RequireKEK))
+		out, err := red.Generate(context.Background(), be, red.Request{Config: &vsefabpb.CustomerConfig{
+			Customer: customer, KeysetVersion: 1, FirmwareVersion: "1.0.0"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bin, err := red.MarshalManifest(out.Manifest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sig, err := proto.Marshal(out.ManifestSig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, data := range map[string][]byte{customer + ".manifest.pb": bin, customer + ".manifest.sig": sig} {
+			if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if root != nil && !bytes.Equal(root, out.ManifestSig.GetPublicKey()) {
+			t.Fatal("the two backends of one token signed with different root keys")
+		}
+		root = out.ManifestSig.GetPublicKey()
+	}
+	rootPEM := filepath.Join(dir, "root.pem")
+	if err := os.WriteFile(rootPEM, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: root}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	prod, testTok := filepath.Join(dir, "production.manifest.pb"), filepath.Join(dir, "testtoken.manifest.pb")
+	if code, out, stderr := runVsefab("verify", "--prod", "--root-key", rootPEM, prod); code != 0 {
+		t.Errorf("verify --prod of production firmware: exit %d\n%s%s", code, out, stderr)
+	}
+	code, out, _ := runVsefab("verify", "--prod", "--root-key", rootPEM, prod, testTok)
+	if code == 0 || !strings.Contains(out, "made on a test token") || strings.Contains(out, "FAIL "+prod) {
+		t.Errorf("verify --prod of production and test-token firmware: exit %d\n%s", code, out)
+	}
 }
