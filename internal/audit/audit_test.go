@@ -429,6 +429,17 @@ func TestVerifyHead(t *testing.T) {
 		t.Errorf("VerifyHead of a cut log: %v; want truncation after line 34", err)
 	}
 
+	// Cut short and then damaged at the end, as a crash would leave it: still the cut.
+	for name, damaged := range map[string][]byte{
+		"records after a checkpoint": join(lines[:36]),
+		"an incomplete last line":    append(join(lines[:34]), lines[34][:10]...),
+	} {
+		_, err := VerifyHead(bytes.NewReader(damaged), s.PublicKey(), head)
+		if !errors.As(err, &p) || p.Kind != ErrCut {
+			t.Errorf("VerifyHead of a cut log ending in %s: %v; want it cut", name, err)
+		}
+	}
+
 	// A later window's records after the head.
 	appendRecords(41, 45)
 	if _, err := VerifyHead(bytes.NewReader(join(readLog(t, path))), s.PublicKey(), head); err != nil {

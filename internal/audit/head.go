@@ -3,6 +3,7 @@ package audit
 import (
 	"crypto"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -52,31 +53,38 @@ func VerifyHead(r io.Reader, pub crypto.PublicKey, head Head) (Report, error) {
 	if v == nil {
 		return Report{}, err
 	}
-	if v.rep.Problem != nil {
-		return v.rep, err
-	}
+	found, at := false, -1
 	for i, l := range v.lines {
-		cp := l.entry.GetCheckpoint()
-		if cp == nil || cp.GetSequence() != head.Sequence {
-			continue
+		if cp := l.entry.GetCheckpoint(); cp != nil && cp.GetSequence() == head.Sequence {
+			found, at = l.hash == head.Hash, i
+			break
 		}
-		if l.hash == head.Hash {
-			return v.rep, nil
-		}
-		v.rep.Problem = v.problem(ErrEdited, i, fmt.Sprintf("the checkpoint of record %d is "+
-			"not the head recorded for the log (its line hashes to %x, the head says %x): "+
-			"the log was rewritten from there", head.Sequence, l.hash[:8], head.Hash[:8]))
-		return v.rep, v.rep.Problem
 	}
-	if v.rep.LastSequence >= head.Sequence {
+	cut := &Problem{Kind: ErrCut, Line: v.rep.Lines + 1, Detail: fmt.Sprintf("the log ends "+
+		"with record %d, but its recorded head is the checkpoint of record %d: the lines after "+
+		"line %d were removed", v.rep.LastSequence, head.Sequence, v.rep.Lines)}
+	switch {
+	case v.rep.Problem != nil:
+		// Damage at the end of a log that stops short of its head is the cut, not a crash.
+		if at < 0 && v.rep.LastSequence < head.Sequence &&
+			(errors.Is(v.rep.Problem, ErrTruncated) || errors.Is(v.rep.Problem, ErrIncomplete)) {
+			cut.Detail += "; " + v.rep.Problem.Detail
+			v.rep.Problem = cut
+			return v.rep, cut
+		}
+		return v.rep, err
+	case found:
+		return v.rep, nil
+	case at >= 0:
+		v.rep.Problem = v.problem(ErrEdited, at, fmt.Sprintf("the checkpoint of record %d is "+
+			"not the head recorded for the log (its line hashes to %x, the head says %x): "+
+			"the log was rewritten from there", head.Sequence, v.lines[at].hash[:8], head.Hash[:8]))
+	case v.rep.LastSequence >= head.Sequence:
 		v.rep.Problem = &Problem{Kind: ErrEdited, Line: v.rep.Lines, Detail: fmt.Sprintf(
 			"the log holds no checkpoint of record %d, which its recorded head names: the log "+
 				"was rewritten", head.Sequence)}
-		return v.rep, v.rep.Problem
+	default:
+		v.rep.Problem = cut
 	}
-	v.rep.Problem = &Problem{Kind: ErrCut, Line: v.rep.Lines + 1, Detail: fmt.Sprintf(
-		"the log ends with record %d, but its recorded head is the checkpoint of record %d: "+
-			"the lines after line %d were removed", v.rep.LastSequence, head.Sequence,
-		v.rep.Lines)}
 	return v.rep, v.rep.Problem
 }

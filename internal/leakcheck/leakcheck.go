@@ -56,9 +56,17 @@ func Encodings(secret []byte) map[string][]byte {
 // Find reports every secret found in data, as "secret-name (encoding)".
 func Find(data []byte, secrets map[string][]byte) []string {
 	var found []string
+	var lower []byte // data in lower case, made once and only if a hex encoding needs it
 	for name, secret := range secrets {
 		for enc, needle := range Encodings(secret) {
-			if bytes.Contains(data, needle) || bytes.Contains(bytes.ToLower(data), bytes.ToLower(needle)) && strings.HasPrefix(enc, "hex") {
+			hit := bytes.Contains(data, needle)
+			if !hit && strings.HasPrefix(enc, "hex") {
+				if lower == nil {
+					lower = bytes.ToLower(data)
+				}
+				hit = bytes.Contains(lower, bytes.ToLower(needle))
+			}
+			if hit {
 				found = append(found, name+" ("+enc+")")
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 )
 
@@ -24,7 +25,7 @@ const maxLen = 4096
 func ReadFile(path, what string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
+		return nil, fmt.Errorf("%s: %w", what, hidePath(err))
 	}
 	defer f.Close()
 	fi, err := f.Stat()
@@ -36,6 +37,17 @@ func ReadFile(path, what string) ([]byte, error) {
 			"change the PIN if others could read it", what, path, fi.Mode().Perm())
 	}
 	return read(f, path, what)
+}
+
+// hidePath drops the path from a file error: what was given as a path may be a PIN typed in
+// its place, and errors reach terminals and logs.
+func hidePath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s of the file named: %w (the name is not shown, in case a PIN was "+
+			"typed in its place)", pe.Op, pe.Err)
+	}
+	return err
 }
 
 func read(r io.Reader, source, what string) ([]byte, error) {

@@ -78,21 +78,23 @@ func sourceID(src string) (string, error) {
 		}
 		fi, err := os.Stat(p)
 		if err != nil {
-			return "", err
+			return "", hidePath(err)
 		}
 		return fmt.Sprintf("file %v", fileKey(fi)), nil
 	case strings.HasPrefix(src, sourceFD):
 		n, err := strconv.Atoi(strings.TrimPrefix(src, sourceFD))
 		if err != nil || n < 0 {
-			return "", fmt.Errorf("%q: fd: takes a descriptor number, as in fd:3", src)
+			return "", errors.New("fd: takes a descriptor number, as in fd:3 (what followed it is " +
+				"not shown, in case it is a PIN)")
 		}
 		if n <= 2 {
-			return "", fmt.Errorf("%q: descriptors 0 to 2 are standard input and output; pass "+
-				"the half on a descriptor of its own (3 or more)", src)
+			return "", fmt.Errorf("fd:%d: descriptors 0 to 2 are standard input and output; pass "+
+				"the half on a descriptor of its own (3 or more)", n)
 		}
 		return "fd " + strconv.Itoa(n), nil
 	}
-	return "", fmt.Errorf("%q is not a PIN source; use %s", src, SourceHelp)
+	return "", fmt.Errorf("the value given is not a PIN source (it is not shown, in case it is "+
+		"the half itself); use %s", SourceHelp)
 }
 
 // ReadSplit reads both custodians' halves from sources and returns their concatenation, the

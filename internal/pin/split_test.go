@@ -194,3 +194,19 @@ func readAvailable(r *bufio.Reader) (string, error) {
 	}
 	return b.String(), nil
 }
+
+// A custodian who types the half where its source goes must not see it echoed in the error,
+// which the other custodian and the session's logs see too.
+func TestMisplacedHalfIsNotEchoed(t *testing.T) {
+	const half = "ZQXJKVhalf"
+	good := writeHalf(t, "b", "other")
+	for _, src := range []string{half, "file:" + half, "fd:" + half, "file:/nonexistent/" + half} {
+		_, err := ReadSplit("user PIN", [2]string{src, good}, nil)
+		if err == nil || strings.Contains(err.Error(), half) {
+			t.Errorf("source %q: %v", src, err)
+		}
+	}
+	if _, err := ReadFile(half, "user PIN"); err == nil || strings.Contains(err.Error(), half) {
+		t.Errorf("ReadFile of a PIN given as its path: %v", err)
+	}
+}

@@ -255,7 +255,14 @@ func TestRemoteCache(t *testing.T) {
 	}
 	t.Logf("clean rebuild of %d customers: %d spawns, all from the cache, %.1fs", fleetSize, len(spawns), r.Elapsed.Seconds())
 
-	checkTestHSMUploadsNothing(t, w, cache, names[:2])
+	// What the emulator builds made: files of the same bytes are public test articles.
+	public := map[string]bool{}
+	for _, s := range spawns {
+		for _, o := range s.ActualOutputs {
+			public[o.Digest.Hash] = true
+		}
+	}
+	checkTestHSMUploadsNothing(t, w, cache, names[:2], public)
 }
 
 // checkOnly fails unless every spawn wrote only outputs of customer's package and at least
@@ -294,7 +301,7 @@ func manifests(t *testing.T, w *scratchws.Workspace, names []string) map[string]
 // token through the same cache, and checks the cache entry by entry: nothing was added,
 // nothing in it is an output of an HSM action or of an action downstream of one, and no
 // entry holds a key of the token's keysets in any encoding.
-func checkTestHSMUploadsNothing(t *testing.T, w *scratchws.Workspace, cache *webdav, customers []string) {
+func checkTestHSMUploadsNothing(t *testing.T, w *scratchws.Workspace, cache *webdav, customers []string, public map[string]bool) {
 	t.Helper()
 	before := cache.entries(t)
 	st := softhsmtest.New(t, "vse-cache")
@@ -381,8 +388,16 @@ func checkTestHSMUploadsNothing(t *testing.T, w *scratchws.Workspace, cache *web
 	if len(added) > 0 {
 		t.Errorf("the test-token build added %d cache entries: %v", len(added), added)
 	}
+	// Some outputs downstream of the keys do not depend on them (a link's export data, cgo's
+	// generated header): they are byte for byte what the emulator builds made, and so in the
+	// cache already. Any other one found there was uploaded.
+	keyIndependent := 0
 	for p, d := range tainted {
-		if rel, ok := byDigest[d]; ok {
+		rel, ok := byDigest[d]
+		switch {
+		case ok && public[d]:
+			keyIndependent++
+		case ok:
 			t.Errorf("the cache holds %s, derived from the token's secrets, as %s", p, rel)
 		}
 	}
@@ -398,6 +413,9 @@ func checkTestHSMUploadsNothing(t *testing.T, w *scratchws.Workspace, cache *web
 			t.Errorf("cache entry %s holds %v", rel, found)
 		}
 	}
-	t.Logf("test-token build: %d spawns, %d HSM actions, %d files derived from them; cache: %d entries, none added, none derived, no secret",
-		len(spawns), hsmRan, len(tainted), len(afterEntries))
+	if keyIndependent > len(tainted)/2 {
+		t.Errorf("%d of the %d files derived from the token's keys are the same as emulator outputs: the keys do not reach the firmware", keyIndependent, len(tainted))
+	}
+	t.Logf("test-token build: %d spawns, %d HSM actions, %d files derived from them (%d the same as the emulator's); cache: %d entries, none added, none derived from the keys, no secret",
+		len(spawns), hsmRan, len(tainted), keyIndependent, len(afterEntries))
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -55,8 +56,8 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 		if *auditLog == "" {
 			return errors.New("--audit-head names where to write the head of the audit log: add --audit-log")
 		}
-		if err := outfile.RefuseExisting(*auditHead); err != nil {
-			return fmt.Errorf("--audit-head: %w", err)
+		if err := checkAuditHeadPath(*auditHead, *auditLog, *socket); err != nil {
+			return err
 		}
 	}
 	if *hsm == "" {
@@ -82,10 +83,11 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 
 	var aw *audit.Writer
 	if *auditLog != "" {
-		signer, err := backend.AuditSigner(ctx)
-		if err != nil {
-			return err
+		signer, serr := backend.AuditSigner(ctx)
+		if serr != nil {
+			return serr
 		}
+		// Assigned, not declared: the deferred close below reports into the named result.
 		aw, err = audit.Open(*auditLog, signer, audit.Options{})
 		if err != nil {
 			return err
@@ -152,6 +154,29 @@ var (
 	errWindowClosed = errors.New("the production window closed")
 	errMaxBuilds    = errors.New("the window's builds are used")
 )
+
+// checkAuditHeadPath refuses, before anything is done, a head file the agent could not write
+// when it exits: one that exists, the log's or the socket's own path, or one in a directory
+// that is not there.
+func checkAuditHeadPath(head, logPath, socket string) error {
+	abs := func(p string) string {
+		a, err := filepath.Abs(p)
+		if err != nil {
+			return p
+		}
+		return a
+	}
+	if abs(head) == abs(logPath) || abs(head) == abs(socket) {
+		return fmt.Errorf("--audit-head %s is the path of the audit log or the socket: name a file of its own", head)
+	}
+	if err := outfile.RefuseExisting(head); err != nil {
+		return fmt.Errorf("--audit-head: %w", err)
+	}
+	if fi, err := os.Stat(filepath.Dir(head)); err != nil || !fi.IsDir() {
+		return fmt.Errorf("--audit-head %s: its directory must exist (%v)", head, err)
+	}
+	return nil
+}
 
 // writeAuditHead logs the head of a closed audit log and writes it to path, if one is given.
 func writeAuditHead(aw *audit.Writer, logPath, path string, log *slog.Logger) error {

@@ -31,7 +31,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else if len(args) > 0 {
 		fmt.Fprintf(stderr, "vsefab audit: unknown subcommand %q\n", args[0])
 	}
-	fmt.Fprintln(w, "usage: vsefab audit verify --public-key FILE [--head SEQUENCE:HASH] LOG")
+	fmt.Fprintln(w, "usage: vsefab audit verify --public-key FILE [--head SEQUENCE:HASH | --head-file FILE] LOG")
 	if w == stdout {
 		return nil
 	}
@@ -41,7 +41,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 func runAuditVerify(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("audit verify", auditVerifySynopsis, stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: vsefab audit verify --public-key FILE [--head SEQUENCE:HASH] LOG\n\n%s\n\nflags:\n",
+		fmt.Fprintf(stderr, "usage: vsefab audit verify --public-key FILE [--head SEQUENCE:HASH | --head-file FILE] LOG\n\n%s\n\nflags:\n",
 			auditVerifySynopsis)
 		fs.PrintDefaults()
 	}
@@ -49,6 +49,7 @@ func runAuditVerify(_ context.Context, args []string, stdout, stderr io.Writer) 
 	headFlag := fs.String("head", "", "the log's head as the agent wrote it when it closed the log "+
 		"(SEQUENCE:HASH, from agent --audit-head): the log must hold that checkpoint, so lines "+
 		"removed after it are found")
+	headFile := fs.String("head-file", "", "a file holding the head, as agent --audit-head writes it; instead of --head")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -69,13 +70,9 @@ func runAuditVerify(_ context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	var head *audit.Head
-	if *headFlag != "" {
-		h, err := audit.ParseHead(*headFlag)
-		if err != nil {
-			return fmt.Errorf("--head: %w", err)
-		}
-		head = &h
+	head, err := headFromFlags(fs, *headFlag, *headFile)
+	if err != nil {
+		return err
 	}
 	f, err := os.Open(logPath)
 	if err != nil {
@@ -100,6 +97,37 @@ func runAuditVerify(_ context.Context, args []string, stdout, stderr io.Writer) 
 		return fmt.Errorf("%s does not verify", logPath)
 	}
 	return nil
+}
+
+// headFromFlags reads the head --head or --head-file gives; nil when neither is set. A flag set
+// to nothing is an error, not a check left out: "--head-file $FILE" with FILE unset must not
+// pass a cut log.
+func headFromFlags(fs *flag.FlagSet, value, file string) (*audit.Head, error) {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var h audit.Head
+	var err error
+	switch {
+	case set["head"] && set["head-file"]:
+		return nil, errors.New("give the head with --head or --head-file, not both")
+	case set["head"]:
+		h, err = audit.ParseHead(value)
+		if err != nil {
+			return nil, fmt.Errorf("--head: %w", err)
+		}
+	case set["head-file"]:
+		data, rerr := os.ReadFile(file)
+		if rerr != nil {
+			return nil, fmt.Errorf("--head-file: %w", rerr)
+		}
+		h, err = audit.ParseHead(string(data))
+		if err != nil {
+			return nil, fmt.Errorf("--head-file %s: %w", file, err)
+		}
+	default:
+		return nil, nil
+	}
+	return &h, nil
 }
 
 // readPublicKey reads a PKIX public key, PEM ("PUBLIC KEY") or DER.

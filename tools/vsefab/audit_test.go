@@ -87,6 +87,10 @@ func TestAuditVerify(t *testing.T) {
 	if err := os.WriteFile(cut, []byte(strings.Join(lines[:17], "")), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	headFile := filepath.Join(dir, "window.head")
+	if err := os.WriteFile(headFile, []byte(head+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	lines[2] = strings.Replace(lines[2], `"acme"`, `"evil"`, 1)
 	edited := filepath.Join(dir, "edited.log")
 	if err := os.WriteFile(edited, []byte(strings.Join(lines, "")), 0o600); err != nil {
@@ -119,6 +123,26 @@ func TestAuditVerify(t *testing.T) {
 		stdout: []string{"FAILED " + cut, "line 18: the log ends before its recorded head",
 			"the lines after line 17 were removed"},
 		stderr: "does not verify",
+	}, {
+		name:   "the head from a file",
+		args:   []string{"--public-key", pemPath, "--head-file", headFile, cut},
+		code:   1,
+		stdout: []string{"the log ends before its recorded head"},
+	}, {
+		name:   "an empty head is not a check left out",
+		args:   []string{"--public-key", pemPath, "--head=", cut},
+		code:   1,
+		stderr: "is not a log head",
+	}, {
+		name:   "a head file that is not there",
+		args:   []string{"--public-key", pemPath, "--head-file", filepath.Join(dir, "none"), cut},
+		code:   1,
+		stderr: "--head-file: open",
+	}, {
+		name:   "both head flags",
+		args:   []string{"--public-key", pemPath, "--head", head, "--head-file", headFile, logPath},
+		code:   1,
+		stderr: "not both",
 	}, {
 		name:   "head that is not one",
 		args:   []string{"--public-key", pemPath, "--head", "20", logPath},

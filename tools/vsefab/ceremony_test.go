@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vsefab/vsefab/internal/softhsmtest"
 )
@@ -99,5 +103,81 @@ func TestAgentProductionFlags(t *testing.T) {
 		if code == 0 || !strings.Contains(stderr, tc.want) {
 			t.Errorf("%v: exit %d: %s, want %q", tc.args, code, stderr, tc.want)
 		}
+	}
+}
+
+func TestAgentAuditHeadFlags(t *testing.T) {
+	dir := t.TempDir()
+	existing := filepath.Join(dir, "existing.head")
+	if err := os.WriteFile(existing, []byte("1:00\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(dir, "audit.log")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--audit-head", filepath.Join(dir, "h")}, "add --audit-log"},
+		{[]string{"--audit-log", logPath, "--audit-head", existing}, "exists"},
+		{[]string{"--audit-log", logPath, "--audit-head", logPath}, "name a file of its own"},
+		{[]string{"--audit-log", logPath, "--audit-head", filepath.Join(dir, "no", "h")}, "its directory must exist"},
+	} {
+		args := append([]string{"agent", "--hsm", "pkcs11:token=x?module-path=/nonexistent.so"}, tc.args...)
+		code, _, stderr := runVsefab(args...)
+		if code == 0 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d: %s, want %q", tc.args, code, stderr, tc.want)
+		}
+	}
+	if _, err := os.Stat(logPath); err == nil {
+		t.Error("a refused agent created the audit log")
+	}
+}
+
+// An agent whose head file cannot be written when it exits says so and exits non-zero: a
+// head the custodians cannot trust must not look like one written.
+func TestAgentAuditHeadFailureIsAnError(t *testing.T) {
+	st := softhsmtest.New(t, "vse-head")
+	dir, err := os.MkdirTemp("", "vsh") // short: socket paths are limited
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	pinFile, socket := filepath.Join(dir, "pin"), filepath.Join(dir, "a.sock")
+	head := filepath.Join(dir, "window.head")
+	if err := os.WriteFile(pinFile, st.PIN, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range st.Env {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == "SOFTHSM2_CONF" {
+			t.Setenv(k, v)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"agent", "--hsm", "pkcs11:token=" + st.Label + "?module-path=" + st.Module,
+			"--socket", socket, "--pin-file", pinFile, "--audit-log", filepath.Join(dir, "audit.log"),
+			"--audit-head", head}, io.Discard, &stderr)
+	}()
+	for i := 0; ; i++ {
+		if _, err := os.Stat(socket); err == nil {
+			break
+		} else if i == 200 {
+			t.Fatal("the agent did not listen")
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	// Someone puts a file where the head goes while the window is open.
+	if err := os.WriteFile(head, []byte("1:00\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if code := <-done; code == 0 || !strings.Contains(stderr.String(), "--audit-head") {
+		t.Errorf("agent exit %d; stderr:\n%s", code, stderr.String())
+	}
+	if data, _ := os.ReadFile(head); string(data) != "1:00\n" {
+		t.Errorf("the head file was overwritten: %q", data)
 	}
 }

@@ -28,7 +28,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	if *asJSON {
-		b, err := protojson.MarshalOptions{Multiline: true}.Marshal(st)
+		b, err := protojson.MarshalOptions{Multiline: true, EmitUnpopulated: true}.Marshal(st)
 		if err != nil {
 			return err
 		}

@@ -32,6 +32,9 @@ func TestStatus(t *testing.T) {
 	if code := run(context.Background(), []string{"status", "--json", "--socket", socket}, &stdout, &stderr); code != 0 {
 		t.Fatalf("vsefab status --json: exit %d: %s", code, stderr.String())
 	}
+	if !strings.Contains(stdout.String(), `"production": false`) {
+		t.Errorf("vsefab status --json leaves out production:\n%s", stdout.String())
+	}
 	var s vsefabpb.StatusResponse
 	if err := protojson.Unmarshal(stdout.Bytes(), &s); err != nil {
 		t.Fatalf("vsefab status --json printed %q: %v", stdout.String(), err)
