@@ -19,14 +19,14 @@ import (
 )
 
 var (
-	binOnce             sync.Once
-	helloBin, vsefabBin string
-	binErr              error
+	binOnce                          sync.Once
+	helloBin, helloCgoBin, vsefabBin string
+	binErr                           error
 )
 
-// binaries builds the hello-world baseline and the vsefab command once per run, with the
+// binaries builds the hello-world baselines and the vsefab command once per run, with the
 // same Go toolchain and flags.
-func binaries(b *testing.B) (hello, vsefab string) {
+func binaries(b *testing.B) (hello, helloCgo, vsefab string) {
 	b.Helper()
 	binOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "vsefab-bench")
@@ -34,8 +34,8 @@ func binaries(b *testing.B) (hello, vsefab string) {
 			binErr = err
 			return
 		}
-		helloBin, vsefabBin = filepath.Join(dir, "hello"), filepath.Join(dir, "vsefab")
-		for pkg, out := range map[string]string{"./hello": helloBin, "../tools/vsefab": vsefabBin} {
+		helloBin, helloCgoBin, vsefabBin = filepath.Join(dir, "hello"), filepath.Join(dir, "hellocgo"), filepath.Join(dir, "vsefab")
+		for pkg, out := range map[string]string{"./hello": helloBin, "./hellocgo": helloCgoBin, "../tools/vsefab": vsefabBin} {
 			if o, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
 				binErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, o)
 				return
@@ -45,7 +45,7 @@ func binaries(b *testing.B) (hello, vsefab string) {
 	if binErr != nil {
 		b.Fatal(binErr)
 	}
-	return helloBin, vsefabBin
+	return helloBin, helloCgoBin, vsefabBin
 }
 
 // runProcess runs a command to its end.
@@ -102,7 +102,7 @@ func genArgs(b *testing.B, dir string, i int, hsm ...string) []string {
 // the vsefab process and one round trip to the agent, against the start of a Go hello-world
 // (the baseline). The gen cases are whole secrets actions of a customer whose keyset exists.
 func BenchmarkStart(b *testing.B) {
-	hello, vsefab := binaries(b)
+	hello, helloCgo, vsefab := binaries(b)
 	socket := agenttest.Serve(b, agenttest.Backend(b, softhsmtest.New(b, "vse-bench")))
 	dir := b.TempDir()
 	// The keyset is created once, so the gen cases measure a rebuild's action.
@@ -114,6 +114,7 @@ func BenchmarkStart(b *testing.B) {
 		bin  string
 	}{
 		{"hello", func(int) []string { return nil }, hello},
+		{"hello-cgo", func(int) []string { return nil }, helloCgo},
 		{"vsefab-version", func(int) []string { return []string{"version"} }, vsefab},
 		{"vsefab-status", func(int) []string { return []string{"status", "--socket", socket} }, vsefab},
 		{"gen-emulator", func(i int) []string { return genArgs(b, dir, i) }, vsefab},
@@ -138,7 +139,7 @@ func BenchmarkStart(b *testing.B) {
 // for new keysets at once; it reports the agent's resident memory before the load (the
 // baseline) and its peak.
 func BenchmarkAgentMemory(b *testing.B) {
-	_, vsefab := binaries(b)
+	_, _, vsefab := binaries(b)
 	st := softhsmtest.New(b, "vse-bench")
 	dir, err := os.MkdirTemp("", "vsa")
 	if err != nil {
