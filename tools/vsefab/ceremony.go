@@ -27,7 +27,13 @@ refused.`
 
 func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "init" {
-		fmt.Fprintln(stderr, "usage: vsefab token init --module PATH --label LABEL [PIN sources]")
+		const usage = "usage: vsefab token init --module PATH --label LABEL [PIN sources]\n\n" +
+			"Run vsefab token init --help for the flags."
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+			fmt.Fprintln(stdout, usage)
+			return nil
+		}
+		fmt.Fprintln(stderr, usage)
 		return errUsage
 	}
 	fs := newFlags("token init", tokenInitSynopsis, stderr)
