@@ -36,7 +36,7 @@ help:
 	@echo "make update-deps  go mod tidy + vendor + regenerate vendor/ BUILD files"
 	@echo "make proto        regenerate proto/vsefabpb from proto/*.proto"
 	@echo "make bench        run the HSM, start-up and memory benchmarks (see bench/README.md)"
-	@echo "make bench-scale  build fleets of 1 to 200 customers and report the figures (about an hour)"
+	@echo "make bench-scale  build fleets of 1 to 200 customers and report the figures (over an hour)"
 
 # Installs only what is missing: a dpkg-query per package, apt-get only when needed.
 deps: check-go
