@@ -48,7 +48,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	auditLog := fs.String("audit-log", "", "append-only audit log (created if missing); required with --production")
 	auditHead := fs.String("audit-head", "", "a new file the agent writes the audit log's head to when it exits "+
 		"(SEQUENCE:HASH of its last checkpoint): custodians keep it with their records, and "+
-		"vsefab audit verify --head finds any line removed after it")
+		"vsefab audit verify --head-file finds any line removed after it")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
